@@ -149,12 +149,17 @@ impl<'input> Loader<'input> {
                     insert_pair(&mut mapping, key, value);
                 }
                 self.open_collections.pop();
-                let node = Node::new(Value::Mapping(mapping), mark);
+                let tag = tag.map(tag_text);
+                let value = match tag.as_deref().and_then(|tag| tag.strip_prefix("!ruby/object:")) {
+                    Some(class) => object(class, mapping),
+                    None => Value::Mapping(mapping),
+                };
+                let node = Node::new(value, mark);
                 self.remember(anchor, &node);
                 Ok(Loaded {
                     node,
                     syntax: Syntax::Mapping,
-                    tag: tag.map(tag_text),
+                    tag,
                 })
             }
             _ => Err(self.syntax_error("did not find expected node content", span.start)),
@@ -334,6 +339,26 @@ fn decode_base64(text: &str) -> String {
         }
     }
     String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// `!ruby/object:Class` mappings become objects whose fields are the mapping's entries (Psych's
+/// `revive` sets them as instance variables), so `kamal config` output loads and dumps again.
+fn object(class: &str, mapping: Mapping) -> Value {
+    let fields = mapping
+        .entries
+        .into_iter()
+        .map(|(key, value)| {
+            let name = match key.value {
+                Value::String(name) | Value::Symbol(name) | Value::Timestamp(name) => name,
+                other => format!("{other:?}"),
+            };
+            (name, value)
+        })
+        .collect();
+    Value::Object {
+        class: class.to_string(),
+        fields,
+    }
 }
 
 /// Psych's `revive_hash` for one key/value pair, including `<<` merge keys.

@@ -11,9 +11,11 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::timestamp;
 use super::value::Value;
 
-fn regex(pattern: &str) -> Regex {
+/// Compiles one of the constant patterns of this module (a bad one is a bug caught by tests).
+pub(super) fn built_in_regex(pattern: &str) -> Regex {
     match Regex::new(pattern) {
         Ok(regex) => regex,
         Err(error) => panic!("invalid built-in regex {pattern:?}: {error}"),
@@ -21,28 +23,24 @@ fn regex(pattern: &str) -> Regex {
 }
 
 /// Strings that cannot be anything else (checked first by Psych, before the numeric forms).
-static STRING_LIKE: LazyLock<Regex> =
-    LazyLock::new(|| regex(r"(?m)^[^0-9.:\-]?[\p{Alphabetic}_ \t\r\n\x0B\x0C!@#$%^&*(){}<>|/\\~;=]+"));
-static NOT_BOOLEAN_OR_NULL_START: LazyLock<Regex> = LazyLock::new(|| regex(r"(?mi)^[^ytonf~]"));
-static NULL: LazyLock<Regex> = LazyLock::new(|| regex(r"(?mi)^null$"));
-static TRUE: LazyLock<Regex> = LazyLock::new(|| regex(r"(?mi)^(yes|true|on)$"));
-static FALSE: LazyLock<Regex> = LazyLock::new(|| regex(r"(?mi)^(no|false|off)$"));
-static TIME: LazyLock<Regex> = LazyLock::new(|| {
-    regex(
-        r"^(-?[0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:[Tt]|[ \t\r\n\x0B\x0C]+)([0-9]{1,2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]*)?(?:[ \t\r\n\x0B\x0C]*(Z|[-+][0-9]{1,2}:?(?:[0-9]{2})?))?$",
-    )
+static STRING_LIKE: LazyLock<Regex> = LazyLock::new(|| {
+    built_in_regex(r"(?m)^[^0-9.:\-]?[\p{Alphabetic}_ \t\r\n\x0B\x0C!@#$%^&*(){}<>|/\\~;=]+")
 });
-static DATE: LazyLock<Regex> =
-    LazyLock::new(|| regex(r"^([0-9]{4})-(1[012]|0[0-9]|[0-9])-([12][0-9]|3[01]|0[0-9]|[0-9])$"));
-static POSITIVE_INFINITY: LazyLock<Regex> = LazyLock::new(|| regex(r"(?i)^\+?\.inf$"));
-static NEGATIVE_INFINITY: LazyLock<Regex> = LazyLock::new(|| regex(r"(?i)^-\.inf$"));
-static NAN: LazyLock<Regex> = LazyLock::new(|| regex(r"(?i)^\.nan$"));
-static BASE_60_INTEGER: LazyLock<Regex> = LazyLock::new(|| regex(r"^[-+]?[0-9][0-9_]*(:[0-5]?[0-9]){1,2}$"));
+static NOT_BOOLEAN_OR_NULL_START: LazyLock<Regex> = LazyLock::new(|| built_in_regex(r"(?mi)^[^ytonf~]"));
+static NULL: LazyLock<Regex> = LazyLock::new(|| built_in_regex(r"(?mi)^null$"));
+static TRUE: LazyLock<Regex> = LazyLock::new(|| built_in_regex(r"(?mi)^(yes|true|on)$"));
+static FALSE: LazyLock<Regex> = LazyLock::new(|| built_in_regex(r"(?mi)^(no|false|off)$"));
+static POSITIVE_INFINITY: LazyLock<Regex> = LazyLock::new(|| built_in_regex(r"(?i)^\+?\.inf$"));
+static NEGATIVE_INFINITY: LazyLock<Regex> = LazyLock::new(|| built_in_regex(r"(?i)^-\.inf$"));
+static NAN: LazyLock<Regex> = LazyLock::new(|| built_in_regex(r"(?i)^\.nan$"));
+static BASE_60_INTEGER: LazyLock<Regex> =
+    LazyLock::new(|| built_in_regex(r"^[-+]?[0-9][0-9_]*(:[0-5]?[0-9]){1,2}$"));
 static BASE_60_FLOAT: LazyLock<Regex> =
-    LazyLock::new(|| regex(r"^[-+]?[0-9][0-9_]*(:[0-5]?[0-9]){1,2}\.[0-9_]*$"));
-static FLOAT: LazyLock<Regex> = LazyLock::new(|| regex(r"^[-+]?([0-9][0-9_,]*)?\.[0-9]*([eE][-+][0-9]+)?$"));
+    LazyLock::new(|| built_in_regex(r"^[-+]?[0-9][0-9_]*(:[0-5]?[0-9]){1,2}\.[0-9_]*$"));
+static FLOAT: LazyLock<Regex> =
+    LazyLock::new(|| built_in_regex(r"^[-+]?([0-9][0-9_,]*)?\.[0-9]*([eE][-+][0-9]+)?$"));
 static INTEGER: LazyLock<Regex> = LazyLock::new(|| {
-    regex(
+    built_in_regex(
         r"^(?:[-+]?0b[0-1_,]+|[-+]?0[0-7_,]+|[-+]?(?:0|[1-9](?:[0-9]|,[0-9]|_[0-9])*)|[-+]?0x[0-9a-fA-F_,]+)$",
     )
 });
@@ -55,24 +53,10 @@ pub fn tokenize(text: &str) -> Value {
     if STRING_LIKE.is_match(text) || text.contains('\n') {
         return boolean_or_null(text).unwrap_or_else(|| Value::String(text.to_string()));
     }
-    if let Some(captures) = TIME.captures(text) {
-        return if valid_time(&captures) {
-            Value::Timestamp(text.to_string())
-        } else {
-            Value::String(text.to_string())
-        };
-    }
-    if let Some(captures) = DATE.captures(text) {
-        let number = |index: usize| {
-            captures
-                .get(index)
-                .and_then(|found| found.as_str().parse::<i64>().ok())
-                .unwrap_or(0)
-        };
-        return if valid_date(number(1), number(2), number(3)) {
-            Value::Timestamp(text.to_string())
-        } else {
-            Value::String(text.to_string())
+    if timestamp::looks_like_timestamp(text) {
+        return match timestamp::parse(text) {
+            Some(_) => Value::Timestamp(text.to_string()),
+            None => Value::String(text.to_string()),
         };
     }
     if POSITIVE_INFINITY.is_match(text) {
@@ -247,53 +231,6 @@ fn parse_integer(text: &str) -> Option<i64> {
     }
     let magnitude = i64::from_str_radix(digits, radix).ok()?;
     Some(if negative { -magnitude } else { magnitude })
-}
-
-/// `Time.utc(...)` and `Time.new(..., offset)` raise (and Psych keeps the text as a String)
-/// for out-of-range fields.
-fn valid_time(captures: &regex::Captures<'_>) -> bool {
-    let number = |index: usize| {
-        captures
-            .get(index)
-            .and_then(|found| found.as_str().parse::<i64>().ok())
-            .unwrap_or(0)
-    };
-    let (month, day, hour, minute, second) = (number(2), number(3), number(4), number(5), number(6));
-    let fields_valid = (1..=12).contains(&month)
-        && (1..=31).contains(&day)
-        && (0..=24).contains(&hour)
-        && (0..=59).contains(&minute)
-        && (0..=60).contains(&second)
-        && (hour < 24 || (minute == 0 && second == 0));
-    let offset_valid = match captures.get(7).map(|found| found.as_str()) {
-        None | Some("Z") => true,
-        Some(zone) => {
-            let (negative, rest) = split_sign(zone);
-            let (hours, minutes) = match rest.split_once(':') {
-                Some((hours, minutes)) => (hours, minutes),
-                None if rest.len() > 2 => rest.split_at(rest.len() - 2),
-                None => (rest, "0"),
-            };
-            let hours = hours.parse::<i64>().unwrap_or(0);
-            let minutes = minutes.parse::<i64>().unwrap_or(0);
-            let seconds = hours * 3600 + if negative { -minutes * 60 } else { minutes * 60 };
-            seconds.abs() < 86_400
-        }
-    };
-    fields_valid && offset_valid
-}
-
-/// `Date.strptime(string, '%F', Date::GREGORIAN)` accepts only real calendar days.
-fn valid_date(year: i64, month: i64, day: i64) -> bool {
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let days_in_month = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
-    };
-    (1..=days_in_month).contains(&day)
 }
 
 #[cfg(test)]
