@@ -1,0 +1,175 @@
+//! Sending one request to a claimed target with hyper and streaming the answer back (§7.5, §7.7).
+//!
+//! The in-flight guard rides inside the response body, so a drain waits until the client has the whole
+//! response, and the body stops with an error if the drain cancels it. Upgrades (WebSockets) are spliced with
+//! `copy_bidirectional` in a task that also holds the guard and ends the moment a drain cancels it.
+
+pub mod headers;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode, Uri, Version};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use tokio_util::sync::WaitForCancellationFutureOwned;
+
+use crate::body::{BoxError, ProxyBody};
+use crate::health::describe_client_error;
+use crate::logging;
+use crate::service::target::InFlightGuard;
+use headers::ForwardContext;
+
+/// Why forwarding produced no upstream response; each maps to the status the Go proxy uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ForwardError {
+    /// `--target-timeout` passed before response headers arrived → 504.
+    Timeout,
+    /// A drain cancelled the request → 504.
+    Draining,
+    /// Connection refused, reset, bad response → 502.
+    Unreachable(String),
+}
+
+impl ForwardError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ForwardError::Timeout | ForwardError::Draining => StatusCode::GATEWAY_TIMEOUT,
+            ForwardError::Unreachable(_) => StatusCode::BAD_GATEWAY,
+        }
+    }
+}
+
+/// Forwards `request` (headers already rewritten) to the guard's target at `path_and_query`.
+pub async fn forward(
+    mut request: Request<Incoming>,
+    guard: InFlightGuard,
+    path_and_query: &str,
+    context: &ForwardContext<'_>,
+    target_timeout: Duration,
+) -> Result<Response<ProxyBody>, ForwardError> {
+    let upgrade_requested = headers::is_upgrade(request.headers());
+    let client_upgrade = upgrade_requested.then(|| hyper::upgrade::on(&mut request));
+    let (mut parts, body) = request.into_parts();
+    let target = guard.target().clone();
+    parts.uri = Uri::try_from(format!("http://{}{}", target.address, path_and_query))
+        .map_err(|error| ForwardError::Unreachable(format!("invalid upstream URI: {error}")))?;
+    parts.version = Version::HTTP_11;
+    headers::prepare_upstream_request(&mut parts.headers, context, upgrade_requested);
+    let upstream_request = Request::from_parts(parts, body.map_err(BoxError::from).boxed());
+
+    let cancel = guard.cancel.clone();
+    let mut response = tokio::select! {
+        _ = cancel.cancelled() => return Err(ForwardError::Draining),
+        result = tokio::time::timeout(target_timeout, target.client.request(upstream_request)) => match result {
+            Err(_) => return Err(ForwardError::Timeout),
+            Ok(Err(error)) => {
+                let message = describe_client_error(&error);
+                logging::error(
+                    "Error while proxying",
+                    &[("target", json!(target.address)), ("path", json!(path_and_query)), ("error", json!(message))],
+                );
+                return Err(ForwardError::Unreachable(message));
+            }
+            Ok(Ok(response)) => response,
+        }
+    };
+
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(client_upgrade) = client_upgrade {
+            let upstream_upgrade = hyper::upgrade::on(&mut response);
+            guard.mark_upgraded();
+            tokio::spawn(splice(client_upgrade, upstream_upgrade, guard));
+            let (parts, _) = response.into_parts();
+            return Ok(Response::from_parts(parts, crate::body::empty()));
+        }
+    }
+
+    let (mut parts, body) = response.into_parts();
+    headers::remove_hop_by_hop(&mut parts.headers, false);
+    let body = GuardedBody {
+        inner: body,
+        cancelled: Box::pin(cancel.cancelled_owned()),
+        guard: Some(guard),
+    };
+    Ok(Response::from_parts(parts, body.boxed()))
+}
+
+/// Copies bytes both ways between the client and the upstream until either side closes or a drain cuts it.
+async fn splice(
+    client: hyper::upgrade::OnUpgrade,
+    upstream: hyper::upgrade::OnUpgrade,
+    guard: InFlightGuard,
+) {
+    let cancel = guard.cancel.clone();
+    let copy = async {
+        let (client, upstream) = tokio::try_join!(client, upstream)?;
+        let mut client = TokioIo::new(client);
+        let mut upstream = TokioIo::new(upstream);
+        tokio::io::copy_bidirectional(&mut client, &mut upstream)
+            .await
+            .map_err(hyper_error_from_io)?;
+        Ok::<(), BoxError>(())
+    };
+    tokio::select! {
+        _ = cancel.cancelled() => {}
+        result = copy => {
+            if let Err(error) = result {
+                logging::debug("Upgraded connection ended", &[("error", json!(error.to_string()))]);
+            }
+        }
+    }
+    drop(guard);
+}
+
+fn hyper_error_from_io(error: std::io::Error) -> BoxError {
+    Box::new(error)
+}
+
+/// An upstream body that releases its in-flight guard when finished and fails if a drain cancels it.
+struct GuardedBody {
+    inner: Incoming,
+    cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
+    guard: Option<InFlightGuard>,
+}
+
+impl Body for GuardedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        if this.guard.is_some() && this.cancelled.as_mut().poll(context).is_ready() {
+            this.guard = None;
+            return Poll::Ready(Some(Err("request cancelled due to draining".into())));
+        }
+        match Pin::new(&mut this.inner).poll_frame(context) {
+            Poll::Ready(None) => {
+                this.guard = None;
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(Err(error))) => {
+                this.guard = None;
+                Poll::Ready(Some(Err(Box::new(error))))
+            }
+            other => other.map(|frame| frame.map(|result| result.map_err(BoxError::from))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,136 @@
+//! JSON log lines on stdout in the shape of Go's `log/slog` JSON handler (§8.2).
+//!
+//! Operators grep for the Go proxy's messages and field names, so we keep them: one object per line with
+//! `time`, `level`, `msg`, then the attributes in the order given.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+static DEBUG: AtomicBool = AtomicBool::new(false);
+
+pub fn set_debug(enabled: bool) {
+    DEBUG.store(enabled, Ordering::Relaxed);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    fn name(self) -> &'static str {
+        match self {
+            Level::Debug => "DEBUG",
+            Level::Info => "INFO",
+            Level::Warn => "WARN",
+            Level::Error => "ERROR",
+        }
+    }
+}
+
+pub fn debug(message: &str, fields: &[(&str, Value)]) {
+    log(Level::Debug, message, fields);
+}
+
+pub fn info(message: &str, fields: &[(&str, Value)]) {
+    log(Level::Info, message, fields);
+}
+
+pub fn warn(message: &str, fields: &[(&str, Value)]) {
+    log(Level::Warn, message, fields);
+}
+
+pub fn error(message: &str, fields: &[(&str, Value)]) {
+    log(Level::Error, message, fields);
+}
+
+pub fn log(level: Level, message: &str, fields: &[(&str, Value)]) {
+    if level == Level::Debug && !DEBUG.load(Ordering::Relaxed) {
+        return;
+    }
+    let line = format_line(SystemTime::now(), level, message, fields);
+    // A closed stdout must not take the proxy down with it.
+    let _ = std::io::stdout().lock().write_all(line.as_bytes());
+}
+
+fn format_line(time: SystemTime, level: Level, message: &str, fields: &[(&str, Value)]) -> String {
+    let mut line = String::with_capacity(128);
+    line.push_str("{\"time\":\"");
+    line.push_str(&rfc3339(time));
+    line.push_str("\",\"level\":\"");
+    line.push_str(level.name());
+    line.push_str("\",\"msg\":");
+    line.push_str(&Value::from(message).to_string());
+    for (key, value) in fields {
+        line.push(',');
+        line.push_str(&Value::from(*key).to_string());
+        line.push(':');
+        line.push_str(&value.to_string());
+    }
+    line.push_str("}\n");
+    line
+}
+
+/// RFC 3339 in UTC with nanoseconds, computed without a calendar library (days-from-civil, inverted).
+fn rfc3339(time: SystemTime) -> String {
+    let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let seconds = since_epoch.as_secs() as i64;
+    let days = seconds.div_euclid(86_400);
+    let second_of_day = seconds.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
+        second_of_day / 3600,
+        (second_of_day / 60) % 60,
+        second_of_day % 60,
+        since_epoch.subsec_nanos()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn formats_like_slog_json() {
+        let time = UNIX_EPOCH + Duration::new(1_700_000_000, 5);
+        let line = format_line(
+            time,
+            Level::Info,
+            "Deploying",
+            &[("service", json!("web")), ("tls", json!(false))],
+        );
+        assert_eq!(
+            line,
+            "{\"time\":\"2023-11-14T22:13:20.000000005Z\",\"level\":\"INFO\",\"msg\":\"Deploying\",\"service\":\"web\",\"tls\":false}\n"
+        );
+    }
+
+    #[test]
+    fn dates_across_leap_years() {
+        assert!(rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)).starts_with("2000-02-29T00:00:00"));
+        assert!(rfc3339(UNIX_EPOCH).starts_with("1970-01-01T00:00:00"));
+    }
+}
