@@ -41,11 +41,22 @@ const BEST_WIDTH: usize = 80;
 /// libyaml writes a key longer than this (with its tag) as a complex `? key` entry.
 const MAX_SIMPLE_KEY_LENGTH: usize = 128;
 
-/// Where a node sits; libyaml's `root_context`, `sequence_context`... flags.
+/// Where a node sits; libyaml's `mapping_context` and `simple_key_context` flags.
 #[derive(Debug, Clone, Copy, Default)]
 struct Context {
     mapping: bool,
     simple_key: bool,
+}
+
+impl Context {
+    const MAPPING: Context = Context {
+        mapping: true,
+        simple_key: false,
+    };
+    const SIMPLE_KEY: Context = Context {
+        mapping: true,
+        simple_key: true,
+    };
 }
 
 /// The tag as written: a `handle` (`!`, `!!`) and a suffix, or a verbatim `!<...>` tag.
@@ -81,11 +92,11 @@ fn analyze_tag(tag: &str) -> TagData {
     }
 }
 
-/// What `yaml_emitter_analyze_scalar` finds out about a scalar's text.
+/// What `yaml_emitter_analyze_scalar` finds out about a scalar's text (the block-context
+/// half: Psych's documents put scalars only in block collections).
 #[derive(Debug, Clone, Copy)]
 struct Analysis {
     multiline: bool,
-    flow_plain_allowed: bool,
     block_plain_allowed: bool,
     single_quoted_allowed: bool,
     block_allowed: bool,
@@ -112,7 +123,6 @@ fn analyze_scalar(text: &str) -> Analysis {
     if text.is_empty() {
         return Analysis {
             multiline: false,
-            flow_plain_allowed: false,
             block_plain_allowed: true,
             single_quoted_allowed: true,
             block_allowed: false,
@@ -120,7 +130,6 @@ fn analyze_scalar(text: &str) -> Analysis {
     }
     let characters: Vec<char> = text.chars().collect();
     let mut block_indicators = text.starts_with("---") || text.starts_with("...");
-    let mut flow_indicators = block_indicators;
     let mut line_breaks = false;
     let mut special_characters = false;
     let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
@@ -133,42 +142,15 @@ fn analyze_scalar(text: &str) -> Analysis {
         let first = index == 0;
         let last = index + 1 == characters.len();
         let followed_by_whitespace = is_blank_or_end(characters.get(index + 1).copied());
-        if first {
-            if "#,[]{}&*!|>'\"%@`".contains(character) {
-                flow_indicators = true;
-                block_indicators = true;
-            }
-            if character == '?' || character == ':' {
-                flow_indicators = true;
-                if followed_by_whitespace {
-                    block_indicators = true;
-                }
-            }
-            if character == '-' && followed_by_whitespace {
-                flow_indicators = true;
-                block_indicators = true;
-            }
+        let indicator = if first {
+            "#,[]{}&*!|>'\"%@`".contains(character)
+                || (matches!(character, '?' | ':' | '-') && followed_by_whitespace)
         } else {
-            if ",?[]{}".contains(character) {
-                flow_indicators = true;
-            }
-            if character == ':' {
-                flow_indicators = true;
-                if followed_by_whitespace {
-                    block_indicators = true;
-                }
-            }
-            if character == '#' && preceded_by_whitespace {
-                flow_indicators = true;
-                block_indicators = true;
-            }
-        }
-        if !is_printable(character) {
-            special_characters = true;
-        }
-        if is_break(character) {
-            line_breaks = true;
-        }
+            (character == ':' && followed_by_whitespace) || (character == '#' && preceded_by_whitespace)
+        };
+        block_indicators |= indicator;
+        special_characters |= !is_printable(character);
+        line_breaks |= is_break(character);
         if character == ' ' {
             leading_space |= first;
             trailing_space |= last;
@@ -188,42 +170,17 @@ fn analyze_scalar(text: &str) -> Analysis {
         preceded_by_whitespace = is_blank_or_end(Some(character));
     }
 
-    let mut analysis = Analysis {
+    let plain_breaking = leading_space || leading_break || trailing_space || trailing_break || line_breaks;
+    Analysis {
         multiline: line_breaks,
-        flow_plain_allowed: true,
-        block_plain_allowed: true,
-        single_quoted_allowed: true,
-        block_allowed: true,
-    };
-    if leading_space || leading_break || trailing_space || trailing_break {
-        analysis.flow_plain_allowed = false;
-        analysis.block_plain_allowed = false;
+        block_plain_allowed: !(plain_breaking
+            || break_space
+            || space_break
+            || special_characters
+            || block_indicators),
+        single_quoted_allowed: !(break_space || space_break || special_characters),
+        block_allowed: !(trailing_space || space_break || special_characters),
     }
-    if trailing_space {
-        analysis.block_allowed = false;
-    }
-    if break_space {
-        analysis.flow_plain_allowed = false;
-        analysis.block_plain_allowed = false;
-        analysis.single_quoted_allowed = false;
-    }
-    if space_break || special_characters {
-        analysis.flow_plain_allowed = false;
-        analysis.block_plain_allowed = false;
-        analysis.single_quoted_allowed = false;
-        analysis.block_allowed = false;
-    }
-    if line_breaks {
-        analysis.flow_plain_allowed = false;
-        analysis.block_plain_allowed = false;
-    }
-    if flow_indicators {
-        analysis.flow_plain_allowed = false;
-    }
-    if block_indicators {
-        analysis.block_plain_allowed = false;
-    }
-    analysis
 }
 
 /// The emitter's state between writes (libyaml's `yaml_emitter_t` fields we need).
@@ -234,7 +191,6 @@ pub struct Emitter {
     indention: bool,
     indent: i64,
     indents: Vec<i64>,
-    flow_level: usize,
 }
 
 impl Emitter {
@@ -247,7 +203,6 @@ impl Emitter {
             indention: true,
             indent: -1,
             indents: Vec::new(),
-            flow_level: 0,
         };
         emitter.write_indent();
         emitter.write_indicator("---", true, false, false);
@@ -341,16 +296,16 @@ impl Emitter {
             }
             Tree::Sequence { tag, items } => {
                 self.process_tag(&tag.as_deref().map(analyze_tag).unwrap_or_default());
-                if self.flow_level > 0 || items.is_empty() {
-                    self.flow_sequence(items);
+                if items.is_empty() {
+                    self.empty_flow_collection("[", "]");
                 } else {
                     self.block_sequence(items, context);
                 }
             }
             Tree::Mapping { tag, entries } => {
                 self.process_tag(&tag.as_deref().map(analyze_tag).unwrap_or_default());
-                if self.flow_level > 0 || entries.is_empty() {
-                    self.flow_mapping(entries);
+                if entries.is_empty() {
+                    self.empty_flow_collection("{", "}");
                 } else {
                     self.block_mapping(entries);
                 }
@@ -358,69 +313,11 @@ impl Emitter {
         }
     }
 
-    fn flow_sequence(&mut self, items: &[Tree]) {
-        self.write_indicator("[", true, true, false);
-        self.increase_indent(true, false);
-        self.flow_level += 1;
-        for (index, item) in items.iter().enumerate() {
-            if index > 0 {
-                self.write_indicator(",", false, false, false);
-            }
-            if self.column > BEST_WIDTH {
-                self.write_indent();
-            }
-            self.node(item, Context::default());
-        }
-        self.flow_level -= 1;
-        self.restore_indent();
-        self.write_indicator("]", false, false, false);
-    }
-
-    fn flow_mapping(&mut self, entries: &[(Tree, Tree)]) {
-        self.write_indicator("{", true, true, false);
-        self.increase_indent(true, false);
-        self.flow_level += 1;
-        for (index, (key, value)) in entries.iter().enumerate() {
-            if index > 0 {
-                self.write_indicator(",", false, false, false);
-            }
-            if self.column > BEST_WIDTH {
-                self.write_indent();
-            }
-            if self.is_simple_key(key) {
-                self.node(
-                    key,
-                    Context {
-                        mapping: true,
-                        simple_key: true,
-                    },
-                );
-                self.write_indicator(":", false, false, false);
-            } else {
-                self.write_indicator("?", true, false, false);
-                self.node(
-                    key,
-                    Context {
-                        mapping: true,
-                        simple_key: false,
-                    },
-                );
-                if self.column > BEST_WIDTH {
-                    self.write_indent();
-                }
-                self.write_indicator(":", true, false, false);
-            }
-            self.node(
-                value,
-                Context {
-                    mapping: true,
-                    simple_key: false,
-                },
-            );
-        }
-        self.flow_level -= 1;
-        self.restore_indent();
-        self.write_indicator("}", false, false, false);
+    /// An empty collection, the only flow-style node Psych's block documents contain
+    /// (libyaml's `check_empty_sequence` / `check_empty_mapping`).
+    fn empty_flow_collection(&mut self, open: &str, close: &str) {
+        self.write_indicator(open, true, true, false);
+        self.write_indicator(close, false, false, false);
     }
 
     fn block_sequence(&mut self, items: &[Tree], context: Context) {
@@ -439,33 +336,15 @@ impl Emitter {
         for (key, value) in entries {
             self.write_indent();
             if self.is_simple_key(key) {
-                self.node(
-                    key,
-                    Context {
-                        mapping: true,
-                        simple_key: true,
-                    },
-                );
+                self.node(key, Context::SIMPLE_KEY);
                 self.write_indicator(":", false, false, false);
             } else {
                 self.write_indicator("?", true, false, true);
-                self.node(
-                    key,
-                    Context {
-                        mapping: true,
-                        simple_key: false,
-                    },
-                );
+                self.node(key, Context::MAPPING);
                 self.write_indent();
                 self.write_indicator(":", true, false, true);
             }
-            self.node(
-                value,
-                Context {
-                    mapping: true,
-                    simple_key: false,
-                },
-            );
+            self.node(value, Context::MAPPING);
         }
         self.restore_indent();
     }
@@ -552,7 +431,7 @@ impl Emitter {
     ) {
         let analysis = analyze_scalar(text);
         let mut tag_data = scalar_tag(tag, plain_implicit, quoted_implicit);
-        let style = self.select_style(
+        let style = Self::select_style(
             text,
             &analysis,
             &mut tag_data,
@@ -573,10 +452,9 @@ impl Emitter {
         self.restore_indent();
     }
 
-    /// `yaml_emitter_select_scalar_style`.
-    #[expect(clippy::too_many_arguments, reason = "mirrors libyaml's event fields")]
+    /// `yaml_emitter_select_scalar_style`, for block context (scalars never sit in a flow
+    /// collection here).
     fn select_style(
-        &self,
         text: &str,
         analysis: &Analysis,
         tag_data: &mut TagData,
@@ -595,11 +473,10 @@ impl Emitter {
             style = ScalarStyle::DoubleQuoted;
         }
         if style == ScalarStyle::Plain {
-            let flow = self.flow_level > 0;
-            if (flow && !analysis.flow_plain_allowed) || (!flow && !analysis.block_plain_allowed) {
+            if !analysis.block_plain_allowed {
                 style = ScalarStyle::SingleQuoted;
             }
-            if text.is_empty() && (flow || context.simple_key) {
+            if text.is_empty() && context.simple_key {
                 style = ScalarStyle::SingleQuoted;
             }
             if no_tag && !plain_implicit {
@@ -609,9 +486,7 @@ impl Emitter {
         if style == ScalarStyle::SingleQuoted && !analysis.single_quoted_allowed {
             style = ScalarStyle::DoubleQuoted;
         }
-        if style == ScalarStyle::Literal
-            && (!analysis.block_allowed || self.flow_level > 0 || context.simple_key)
-        {
+        if style == ScalarStyle::Literal && (!analysis.block_allowed || context.simple_key) {
             style = ScalarStyle::DoubleQuoted;
         }
         if no_tag && !quoted_implicit && style != ScalarStyle::Plain {
