@@ -14,10 +14,7 @@ fi
 healthy=true
 printf '%-24s %-12s %-9s %-10s %s\n' CONTAINER IP STATE MEMORY CHECK
 containers=$(docker ps -a --filter "label=$NAME" --format '{{.Names}}' | sort -V)
-if [[ -z $containers ]]; then
-    echo "(none)"
-    healthy=false
-fi
+[[ -n $containers ]] || echo "(none)"
 for name in $containers; do
     ip=$(docker inspect -f "{{with index .NetworkSettings.Networks \"$NETWORK\"}}{{.IPAddress}}{{end}}" "$name")
     state=$(docker inspect -f '{{.State.Status}}' "$name")
@@ -53,4 +50,12 @@ if [[ -f $STATE/env ]]; then
 else
     echo "state: $STATE (no env: the bed is not up)"
 fi
-if $healthy; then echo "test bed: up"; else echo "test bed: down or degraded"; exit 1; fi
+if [[ -z $containers ]]; then
+    echo "test bed: down"
+    exit 1
+elif $healthy; then
+    echo "test bed: up"
+else
+    echo "test bed: degraded (testbed/up.sh repairs it; docker logs NAME tells why)"
+    exit 1
+fi
