@@ -10,6 +10,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 static DEBUG: AtomicBool = AtomicBool::new(false);
+static SILENT: AtomicBool = AtomicBool::new(false);
+
+/// Turns all logging off; for in-process tests, whose output would otherwise drown the test runner's.
+pub fn set_silent(silent: bool) {
+    SILENT.store(silent, Ordering::Relaxed);
+}
 
 pub fn set_debug(enabled: bool) {
     DEBUG.store(enabled, Ordering::Relaxed);
@@ -51,7 +57,7 @@ pub fn error(message: &str, fields: &[(&str, Value)]) {
 }
 
 pub fn log(level: Level, message: &str, fields: &[(&str, Value)]) {
-    if level == Level::Debug && !DEBUG.load(Ordering::Relaxed) {
+    if SILENT.load(Ordering::Relaxed) || (level == Level::Debug && !DEBUG.load(Ordering::Relaxed)) {
         return;
     }
     let line = format_line(SystemTime::now(), level, message, fields);
