@@ -5,6 +5,7 @@
 //! `ENV`, shelling out from ERB backticks, reading project files) goes through the
 //! [`Environment`](environment::Environment) passed in, so loading is testable with a map.
 
+pub mod configuration;
 pub mod environment;
 pub mod erb;
 pub mod secrets;

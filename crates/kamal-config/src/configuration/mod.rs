@@ -1,0 +1,417 @@
+//! The validated configuration model and the load pipeline that builds it:
+//! files → ERB → YAML → destination merge → validation → typed sections.
+//!
+//! Construction follows `Kamal::Configuration#initialize` step by step, because the order
+//! decides which error a user sees first when a file has several problems.
+
+mod accessory;
+mod env;
+pub mod error;
+mod load;
+mod logging;
+mod output;
+mod proxy;
+pub mod raw;
+mod role;
+pub mod ruby;
+pub mod schema;
+mod sections;
+pub mod validator;
+
+pub use accessory::Accessory;
+pub use env::Env;
+pub use error::{ConfigError, Location, Result};
+pub use load::{load, LoadOptions};
+pub use role::{Role, TaggedHost};
+
+use crate::environment::Environment;
+use crate::yaml::{Mapping, Node, Value};
+use validator::Validator;
+
+/// The Kamal release whose behaviour we reproduce (`kamal version`, `minimum_version`).
+pub const KAMAL_VERSION: &str = "2.11.0";
+
+#[derive(Debug, Clone)]
+pub struct Configuration {
+    /// The merged root Hash (base file deep-merged with the destination file).
+    pub raw: Mapping,
+    pub destination: Option<String>,
+    /// `--version` from the command line, if given.
+    pub declared_version: Option<String>,
+    pub roles: Vec<Role>,
+    pub accessories: Vec<Accessory>,
+    pub env: Env,
+}
+
+impl Configuration {
+    /// Validates a merged root Hash and builds the model, in Kamal's order.
+    pub fn new(
+        raw: Mapping,
+        destination: Option<String>,
+        declared_version: Option<String>,
+        environment: &dyn Environment,
+    ) -> Result<Configuration> {
+        validate_root(&raw)?;
+
+        let root = Some(&raw);
+        let primary_role_name = raw::get_string(root, "primary_role").unwrap_or_else(|| "web".to_string());
+        let servers = raw.get("servers");
+        let mut roles = Vec::new();
+        if let Some(servers) = servers {
+            let mut servers_validator = Validator::new(&["servers"]);
+            servers_validator
+                .validate_type(&servers.value, &[validator::Type::Array, validator::Type::Hash])?;
+            if matches!(servers.value, Value::Sequence(_)) {
+                servers_validator.validate_servers(&servers.value)?;
+            }
+            let mut names: Vec<String> = match &servers.value {
+                Value::Sequence(_) => vec!["web".to_string()],
+                Value::Mapping(mapping) => mapping.keys().map(|key| raw::to_s(&key.value)).collect(),
+                _ => Vec::new(),
+            };
+            names.sort();
+            for name in &names {
+                let role = Role::new(name, servers, &primary_role_name)?;
+                // A role with its own `proxy:` Hash is checked here, in its own context; one
+                // that only inherits the root `proxy` is checked with the root, later.
+                if role.running_proxy {
+                    if let Some(own) = role.proxy_specializations() {
+                        let context = format!("servers/{name}/proxy");
+                        proxy::validate(Some(&Value::Mapping(own.clone())), &context)?;
+                        let base = Node::synthetic(Value::Mapping(
+                            raw::get_mapping(root, "proxy").cloned().unwrap_or_default(),
+                        ));
+                        let effective = raw::deep_merge(&base, &Node::synthetic(Value::Mapping(own.clone())));
+                        proxy::validate_semantics(effective.value.as_mapping(), &context)?;
+                    }
+                }
+                roles.push(role);
+            }
+        }
+
+        sections::validate_registry(raw::get_mapping(root, "registry"), "registry")?;
+
+        let mut accessories = Vec::new();
+        if let Some(accessory_map) = raw::get_mapping(root, "accessories") {
+            for (name, node) in &accessory_map.entries {
+                accessories.push(Accessory::new(&raw::to_s(&name.value), node, &roles)?);
+            }
+        }
+        sections::validate_aliases(raw::get_mapping(root, "aliases"))?;
+        sections::validate_section(raw::get_value(root, "boot"), "boot", schema::BOOT)?;
+        sections::validate_builder(raw::get_value(root, "builder"))?;
+        let env = Env::new(
+            raw.get("env")
+                .cloned()
+                .unwrap_or_else(|| Node::synthetic(Value::Mapping(Mapping::new()))),
+            "env",
+        )?;
+        if let Some(logging) = raw.get("logging") {
+            logging::validate(logging, "logging")?;
+        }
+        proxy::validate(raw::get_value(root, "proxy"), "proxy")?;
+        sections::validate_section(raw::get_value(root, "ssh"), "ssh", schema::SSH)?;
+        sections::validate_section(raw::get_value(root, "sshkit"), "sshkit", schema::SSHKIT)?;
+
+        let configuration = Configuration {
+            raw,
+            destination,
+            declared_version,
+            roles,
+            accessories,
+            env,
+        };
+        configuration.ensure_destination_if_required()?;
+        configuration.ensure_required_keys_present()?;
+        configuration.ensure_valid_kamal_version()?;
+        configuration.ensure_retain_containers_valid()?;
+        configuration.ensure_valid_service_name()?;
+        configuration.ensure_no_traefik_reboot_hooks(environment)?;
+        configuration.ensure_one_host_for_ssl_roles()?;
+        configuration.ensure_local_registry_remote_builder_has_ssh_url()?;
+        sections::validate_hooks_output(raw::get_value(Some(&configuration.raw), "hooks_output"))?;
+        Ok(configuration)
+    }
+
+    fn root(&self) -> Option<&Mapping> {
+        Some(&self.raw)
+    }
+
+    pub fn service(&self) -> String {
+        raw::get_string(self.root(), "service").unwrap_or_default()
+    }
+
+    pub fn primary_role_name(&self) -> String {
+        raw::get_string(self.root(), "primary_role").unwrap_or_else(|| "web".to_string())
+    }
+
+    pub fn role(&self, name: &str) -> Option<&Role> {
+        self.roles.iter().find(|role| role.name == name)
+    }
+
+    pub fn primary_role(&self) -> Option<&Role> {
+        self.role(&self.primary_role_name())
+    }
+
+    pub fn primary_host(&self) -> Option<String> {
+        self.primary_role().and_then(Role::primary_host)
+    }
+
+    /// Hosts of the roles, then of the accessories, each once, in declaration order.
+    pub fn all_hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = Vec::new();
+        let candidates = self.roles.iter().flat_map(Role::hosts).chain(
+            self.accessories
+                .iter()
+                .flat_map(|accessory| accessory.hosts.clone()),
+        );
+        for host in candidates {
+            if !hosts.contains(&host) {
+                hosts.push(host);
+            }
+        }
+        hosts
+    }
+
+    pub fn registry(&self) -> Option<&Mapping> {
+        raw::get_mapping(self.root(), "registry")
+    }
+
+    pub fn local_registry(&self) -> bool {
+        sections::is_local_registry(self.registry())
+    }
+
+    /// `image`, or the service name for a local registry without one.
+    pub fn image(&self) -> Option<String> {
+        raw::get_string(self.root(), "image").or_else(|| self.local_registry().then(|| self.service()))
+    }
+
+    /// `[registry.server, image].compact.join("/")`.
+    pub fn repository(&self) -> String {
+        let server = raw::get_string(self.registry(), "server");
+        [server, self.image()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    pub fn logging_args(&self) -> Vec<String> {
+        logging::args(raw::get_mapping(self.root(), "logging"))
+    }
+
+    pub fn volume_args(&self) -> Vec<String> {
+        match raw::get_value(self.root(), "volumes") {
+            Some(volumes) => ruby::argumentize("--volume", volumes),
+            None => Vec::new(),
+        }
+    }
+
+    fn ensure_destination_if_required(&self) -> Result<()> {
+        if raw::get_bool(self.root(), "require_destination") == Some(true) && self.destination.is_none() {
+            return Err(ConfigError::Argument("You must specify a destination".into()));
+        }
+        Ok(())
+    }
+
+    fn ensure_required_keys_present(&self) -> Result<()> {
+        for key in ["service", "image"] {
+            if key == "image" && self.local_registry() {
+                continue;
+            }
+            if !raw::present(raw::get_value(self.root(), key)) {
+                return Err(ConfigError::invalid(format!(
+                    "Missing required configuration for {key}"
+                )));
+            }
+        }
+        let servers = raw::get_value(self.root(), "servers");
+        let accessories = raw::get_value(self.root(), "accessories");
+        if !raw::present(servers) && !raw::present(accessories) {
+            return Err(ConfigError::invalid("No servers or accessories specified"));
+        }
+        if servers.is_none() {
+            // Kamal looks up the primary role in `servers.keys` here and crashes on nil.
+            return Err(ConfigError::Ruby {
+                class: "NoMethodError",
+                message: "undefined method `keys' for nil".into(),
+            });
+        }
+        let primary = self.primary_role_name();
+        let Some(primary_role) = self.primary_role() else {
+            return Err(ConfigError::invalid(format!(
+                "The primary_role {primary} isn't defined"
+            )));
+        };
+        if primary_role.tagged_hosts.is_empty() {
+            return Err(ConfigError::invalid(format!(
+                "No servers specified for the {primary} primary_role"
+            )));
+        }
+        if raw::get_bool(self.root(), "allow_empty_roles") != Some(true) {
+            if let Some(role) = self.roles.iter().find(|role| role.tagged_hosts.is_empty()) {
+                return Err(ConfigError::invalid(format!(
+                    "No servers specified for the {} role. You can ignore this with allow_empty_roles: true",
+                    role.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn ensure_valid_kamal_version(&self) -> Result<()> {
+        if let Some(minimum) = raw::get_string(self.root(), "minimum_version") {
+            if gem_version_greater(&minimum, KAMAL_VERSION) {
+                return Err(ConfigError::invalid(format!(
+                    "Current version is {KAMAL_VERSION}, minimum required is {minimum}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn ensure_retain_containers_valid(&self) -> Result<()> {
+        if raw::get_integer(self.root(), "retain_containers").is_some_and(|count| count < 1) {
+            return Err(ConfigError::invalid("Must retain at least 1 container"));
+        }
+        Ok(())
+    }
+
+    fn ensure_valid_service_name(&self) -> Result<()> {
+        let service = self.service();
+        let valid = !service.is_empty()
+            && service
+                .chars()
+                .all(|character| character.is_ascii_alphanumeric() || character == '_' || character == '-');
+        if !valid {
+            return Err(ConfigError::invalid(
+                "Service name can only include alphanumeric characters, hyphens, and underscores",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn hooks_path(&self) -> String {
+        raw::get_string(self.root(), "hooks_path").unwrap_or_else(|| ".kamal/hooks".to_string())
+    }
+
+    fn ensure_no_traefik_reboot_hooks(&self, environment: &dyn Environment) -> Result<()> {
+        let hooks_path = self.hooks_path();
+        let found: Vec<&str> = ["pre-traefik-reboot", "post-traefik-reboot"]
+            .into_iter()
+            .filter(|hook| environment.file_exists(&std::path::Path::new(&hooks_path).join(hook)))
+            .collect();
+        if !found.is_empty() {
+            return Err(ConfigError::invalid(format!(
+                "Found {}, these should be renamed to (pre|post)-proxy-reboot",
+                found.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    fn ensure_one_host_for_ssl_roles(&self) -> Result<()> {
+        for role in self.roles.iter().filter(|role| role.running_proxy) {
+            let effective = self.role_proxy_config(role);
+            let hosts = role.hosts();
+            if proxy::ssl(effective.as_ref())
+                && hosts.len() > 1
+                && !proxy::custom_ssl_certificate(effective.as_ref())
+            {
+                return Err(ConfigError::invalid(format!(
+                    "SSL is only supported on a single server unless you provide custom certificates, found {} servers for role {}",
+                    hosts.len(),
+                    role.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The root `proxy` deep-merged with the role's own `proxy` Hash.
+    pub fn role_proxy_config(&self, role: &Role) -> Option<Mapping> {
+        let base = Node::synthetic(Value::Mapping(
+            raw::get_mapping(self.root(), "proxy")
+                .cloned()
+                .unwrap_or_default(),
+        ));
+        let merged = match role.proxy_specializations() {
+            Some(own) => raw::deep_merge(&base, &Node::synthetic(Value::Mapping(own.clone()))),
+            None => base,
+        };
+        merged.value.as_mapping().cloned()
+    }
+
+    fn ensure_local_registry_remote_builder_has_ssh_url(&self) -> Result<()> {
+        let remote = raw::get_string(raw::get_mapping(self.root(), "builder"), "remote");
+        if self.local_registry()
+            && remote
+                .as_ref()
+                .is_some_and(|remote| !remote.starts_with("ssh://"))
+        {
+            return Err(ConfigError::invalid(
+                "Local registry with remote builder requires an SSH URL (e.g., ssh://user@host)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The root validator: unknown keys (`x-` allowed at the root only), then each key's type.
+fn validate_root(root: &Mapping) -> Result<()> {
+    let mut validator = Validator::new(&[]);
+    let known: Vec<&str> = schema::ROOT.iter().map(|(name, _)| *name).collect();
+    validator.check_unknown_keys(root, &known, true)?;
+    let fields: Vec<(&str, &schema::Shape)> =
+        schema::ROOT.iter().map(|(name, shape)| (*name, shape)).collect();
+    for (key, value) in &root.entries {
+        let name = raw::to_s(&key.value);
+        if let Some((_, shape)) = fields.iter().find(|(field, _)| *field == name) {
+            validator.with_context(&name, |validator| {
+                validator.validate_field(&value.value, shape, &name)
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// `Gem::Version.new(a) > Gem::Version.new(b)` for dotted numeric versions (prerelease
+/// segments sort before releases, as in RubyGems).
+fn gem_version_greater(a: &str, b: &str) -> bool {
+    fn segments(version: &str) -> Vec<std::result::Result<u64, String>> {
+        version
+            .trim()
+            .split('.')
+            .map(|part| part.parse::<u64>().map_err(|_| part.to_string()))
+            .collect()
+    }
+    let (left, right) = (segments(a), segments(b));
+    let length = left.len().max(right.len());
+    for index in 0..length {
+        let l = left.get(index).cloned().unwrap_or(Ok(0));
+        let r = right.get(index).cloned().unwrap_or(Ok(0));
+        let ordering = match (&l, &r) {
+            (Ok(x), Ok(y)) => x.cmp(y),
+            (Err(x), Err(y)) => x.cmp(y),
+            (Ok(_), Err(_)) => std::cmp::Ordering::Greater,
+            (Err(_), Ok(_)) => std::cmp::Ordering::Less,
+        };
+        if ordering != std::cmp::Ordering::Equal {
+            return ordering == std::cmp::Ordering::Greater;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gem_version_greater;
+
+    #[test]
+    fn compares_versions_like_rubygems() {
+        assert!(gem_version_greater("9.0.0", "2.11.0"));
+        assert!(!gem_version_greater("2.11", "2.11.0"));
+        assert!(!gem_version_greater("2.5.0", "2.11.0"));
+        assert!(!gem_version_greater("2.11.0.rc1", "2.11.0"));
+    }
+}

@@ -1,0 +1,166 @@
+//! The command line: which command the words name (Thor's rules: exact name, or an
+//! unambiguous prefix; anything else may be an alias from the config), its options, and
+//! the settings resolved from them before any work starts.
+
+pub mod args;
+
+use args::{OptionSpec, Parsed};
+
+/// A top-level command we know, with its own options and how many arguments it takes.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandSpec {
+    pub name: &'static str,
+    pub usage: &'static str,
+    pub summary: &'static str,
+    pub options: &'static [OptionSpec],
+    /// Maximum positional arguments (None: any number).
+    pub max_arguments: Option<usize>,
+}
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "config",
+        usage: "kamal config",
+        summary: "Show combined config (including secrets!)",
+        options: &[],
+        max_arguments: Some(0),
+    },
+    CommandSpec {
+        name: "docs",
+        usage: "kamal docs [SECTION]",
+        summary: "Show Kamal configuration documentation",
+        options: &[],
+        max_arguments: Some(1),
+    },
+    CommandSpec {
+        name: "help",
+        usage: "kamal help [COMMAND]",
+        summary: "Describe available commands or one specific command",
+        options: &[],
+        max_arguments: Some(1),
+    },
+    CommandSpec {
+        name: "init",
+        usage: "kamal init",
+        summary: "Create config stub in config/deploy.yml and secrets stub in .kamal",
+        options: &[args::flag("bundle", None)],
+        max_arguments: Some(0),
+    },
+    CommandSpec {
+        name: "secrets",
+        usage: "kamal secrets",
+        summary: "Helpers for extracting secrets",
+        options: &[
+            args::value("adapter", Some('a')),
+            args::value("account", None),
+            args::value("from", None),
+            args::flag("inline", None),
+        ],
+        max_arguments: None,
+    },
+    CommandSpec {
+        name: "version",
+        usage: "kamal version",
+        summary: "Show Kamal version",
+        options: &[],
+        max_arguments: Some(0),
+    },
+];
+
+/// What the first word names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    Command(&'static str),
+    Ambiguous(String, Vec<&'static str>),
+    /// Not a command: maybe an alias.
+    Unknown(String),
+}
+
+/// Thor's lookup: an exact name wins, else a prefix matching exactly one command.
+pub fn resolve(word: &str) -> Resolution {
+    let names: Vec<&'static str> = COMMANDS.iter().map(|command| command.name).collect();
+    resolve_in(word, &names)
+}
+
+fn resolve_in(word: &str, names: &[&'static str]) -> Resolution {
+    if let Some(name) = names.iter().find(|name| **name == word) {
+        return Resolution::Command(name);
+    }
+    let matches: Vec<&'static str> = names
+        .iter()
+        .filter(|name| name.starts_with(word))
+        .copied()
+        .collect();
+    match matches.as_slice() {
+        [single] => Resolution::Command(single),
+        [] => Resolution::Unknown(word.to_string()),
+        _ => Resolution::Ambiguous(word.to_string(), matches),
+    }
+}
+
+pub fn spec(name: &str) -> Option<&'static CommandSpec> {
+    COMMANDS.iter().find(|command| command.name == name)
+}
+
+/// Global settings every command reads, resolved once from the parsed options.
+#[derive(Debug, Clone, Default)]
+pub struct GlobalSettings {
+    pub verbose: bool,
+    pub quiet: bool,
+    pub version: Option<String>,
+    pub config_file: Option<String>,
+    pub destination: Option<String>,
+    pub skip_hooks: bool,
+}
+
+impl GlobalSettings {
+    pub fn from_parsed(parsed: &Parsed) -> GlobalSettings {
+        GlobalSettings {
+            verbose: parsed.flag("verbose"),
+            quiet: parsed.flag("quiet"),
+            version: parsed.text("version").map(String::from),
+            config_file: parsed.text("config-file").map(String::from),
+            destination: parsed.text("destination").map(String::from),
+            skip_hooks: parsed.flag("skip-hooks"),
+        }
+    }
+}
+
+/// Thor's listing for `kamal` / `kamal help`.
+pub fn help_text() -> String {
+    let width = COMMANDS
+        .iter()
+        .map(|command| command.usage.len())
+        .max()
+        .unwrap_or(0);
+    let mut text = String::from("Commands:\n");
+    for command in COMMANDS {
+        text.push_str(&format!("  {:width$}  # {}\n", command.usage, command.summary));
+    }
+    text.push_str(
+        "\nOptions:\n  -v, [--verbose]                  # Detailed logging\n  -q, [--quiet]                    # Minimal logging\n      [--version=VERSION]          # Run commands against a specific app version\n  -p, [--primary]                  # Run commands only on primary host instead of all\n  -h, [--hosts=HOSTS]              # Run commands on these hosts instead of all (separate by comma, supports wildcards with *)\n  -r, [--roles=ROLES]              # Run commands on these roles instead of all (separate by comma, supports wildcards with *)\n  -c, [--config-file=CONFIG_FILE]  # Path to config file\n                                   # Default: config/deploy.yml\n  -d, [--destination=DESTINATION]  # Specify destination to be used for config file (staging -> deploy.staging.yml)\n  -H, [--skip-hooks]               # Don't run hooks\n                                   # Default: false\n\n",
+    );
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_exact_names_and_unique_prefixes() {
+        assert_eq!(resolve("config"), Resolution::Command("config"));
+        assert_eq!(resolve("vers"), Resolution::Command("version"));
+        assert_eq!(resolve("console"), Resolution::Unknown("console".into()));
+    }
+
+    #[test]
+    fn a_shared_prefix_is_ambiguous() {
+        let names = ["deploy", "details", "docs"];
+        assert_eq!(
+            resolve_in("d", &names),
+            Resolution::Ambiguous("d".into(), vec!["deploy", "details", "docs"])
+        );
+        assert_eq!(resolve_in("dep", &names), Resolution::Command("deploy"));
+    }
+}
