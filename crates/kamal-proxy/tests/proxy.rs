@@ -253,7 +253,7 @@ async fn deploy_drains_slow_requests_before_returning() {
     let deploy = tokio::spawn({
         let socket = proxy.socket.clone();
         let args = deploy_args("web", &[new.target()], &[], &[]);
-        async move { kamal_proxy::control::client::call(&socket, &ControlRequest::Deploy(args)).await }
+        async move { kamal_proxy::control::client::call(&socket, &ControlRequest::Deploy(Box::new(args))).await }
     });
     // New requests go to the new target while the old one drains...
     assert!(

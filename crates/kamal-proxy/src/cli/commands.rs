@@ -521,7 +521,7 @@ pub async fn execute(args: Vec<String>, environment: &dyn Environment) -> Result
     let socket = paths::socket_path(environment);
     let request = match path.as_str() {
         "run" => return run(&parsed, environment).await,
-        "deploy" => Request::Deploy(deploy_args(service, &parsed)?),
+        "deploy" => Request::Deploy(Box::new(deploy_args(service, &parsed)?)),
         "remove" => Request::Remove { service },
         "list" => {
             let response = client::call(&socket, &Request::List).await?;

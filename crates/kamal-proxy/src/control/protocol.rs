@@ -59,7 +59,7 @@ pub struct RolloutSetArgs {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "method", content = "args", rename_all = "snake_case")]
 pub enum Request {
-    Deploy(DeployArgs),
+    Deploy(Box<DeployArgs>),
     Remove { service: String },
     Pause(PauseArgs),
     Stop(StopArgs),

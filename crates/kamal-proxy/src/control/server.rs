@@ -65,7 +65,7 @@ async fn handle_connection(stream: UnixStream, router: Arc<Router>) {
 
 pub async fn dispatch(router: &Router, request: Request) -> Response {
     let result = match request {
-        Request::Deploy(args) => router.deploy(args).await,
+        Request::Deploy(args) => router.deploy(*args).await,
         Request::Remove { service } => router.remove(&service),
         Request::Pause(args) => router.pause(args).await,
         Request::Stop(args) => router.stop(args).await,

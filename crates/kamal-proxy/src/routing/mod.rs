@@ -83,7 +83,7 @@ impl RoutingTable {
         let host = strip_port(host);
         let list = self.bindings_for_host(host)?;
         list.iter()
-            .find(|binding| prefix_matches(&path, &binding.prefix))
+            .find(|binding| prefix_matches(path, &binding.prefix))
             .map(|binding| Route {
                 service: &binding.service,
                 prefix: &binding.prefix,

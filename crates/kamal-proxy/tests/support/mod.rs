@@ -145,8 +145,7 @@ impl Proxy {
         if let Some(task) = self.task.take() {
             let _ = tokio::time::timeout(Duration::from_secs(15), task).await;
         }
-        let directory = std::mem::replace(&mut self.directory, tempfile::tempdir().expect("temp dir"));
-        directory
+        std::mem::replace(&mut self.directory, tempfile::tempdir().expect("temp dir"))
     }
 
     pub async fn call(&self, request: ControlRequest) -> Result<ControlResponse, String> {
@@ -154,7 +153,9 @@ impl Proxy {
     }
 
     pub async fn deploy(&self, args: DeployArgs) -> Result<(), String> {
-        self.call(ControlRequest::Deploy(args)).await.map(|_| ())
+        self.call(ControlRequest::Deploy(Box::new(args)))
+            .await
+            .map(|_| ())
     }
 
     pub fn url(&self, path: &str) -> String {
