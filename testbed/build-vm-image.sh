@@ -25,7 +25,7 @@ cleanup() {
 trap cleanup EXIT
 
 include=$(grep -v '^#' "$VM_PACKAGES_FILE" | grep -v '^[[:space:]]*$' | paste -sd, -)
-log "building vm image $image: debootstrap $DEBIAN_SUITE with $include (about a minute)"
+log "building vm image $image: debootstrap $DEBIAN_SUITE with $include (1 to 3 minutes)"
 mkdir -p "$STATE/logs"
 if ! debootstrap --variant=minbase --include="$include" \
     "$DEBIAN_SUITE" "$rootfs" "$DEBIAN_MIRROR" >"$STATE/logs/debootstrap.log" 2>&1; then

@@ -7,7 +7,8 @@
 TESTBED_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(dirname "$TESTBED_DIR")
 
-STATE=${KAMAL_TESTBED_STATE:-/var/lib/kamal-testbed}
+# Absolute: it is bind-mounted into containers.
+STATE=$(realpath -m "${KAMAL_TESTBED_STATE:-/var/lib/kamal-testbed}")
 
 NAME=kamal-testbed
 NETWORK=$NAME
@@ -70,7 +71,7 @@ vm_volume() { echo "$NAME-vm$1-docker"; }
 # rebuilt exactly when its package list, init script or build steps change.
 vm_image() {
     local hash
-    hash=$(cat "$VM_PACKAGES_FILE" "$TESTBED_DIR"/vm/* "$TESTBED_DIR/build-vm-image.sh" |
+    hash=$(cat "$TESTBED_DIR"/vm/* "$TESTBED_DIR/build-vm-image.sh" |
         sha256sum | cut -c1-12)
     echo "$VM_IMAGE_REPOSITORY:$hash"
 }
