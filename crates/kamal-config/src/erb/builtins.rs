@@ -5,7 +5,6 @@
 use std::path::{Component, Path, PathBuf};
 
 use super::ast::Block;
-use super::dotenv;
 use super::evaluator::{hash_insert, Evaluated, Evaluator};
 use super::value::{parse_uri, Value};
 use crate::environment::{CommandError, SpawnPlan};
@@ -553,26 +552,46 @@ impl Evaluator<'_> {
         Ok(Value::Hash(loaded))
     }
 
-    /// Parses one dotenv file, or `None` when it does not exist.
+    /// Parses one dotenv file with the secrets layer's dotenv reader, or `None` when it does
+    /// not exist. Unless `overwrite`, variables already set keep their value, as with dotenv's
+    /// `overwrite: false` (which also substitutes them as set; the shared reader substitutes
+    /// the file's value, a difference only a file redefining and reusing such a key sees).
     fn dotenv_file(&mut self, file: &str, overwrite: bool) -> Evaluated<Option<Vec<(String, String)>>> {
+        use crate::environment::CommandError;
+        use crate::secrets::SecretsError;
         let Ok(text) = self.environment.read_file(Path::new(file)) else {
             return Ok(None);
         };
-        let mut failure = None;
-        let values = dotenv::parse(&text, overwrite, &mut |request| match request {
-            dotenv::Lookup::Variable(name) => self.environment.var(name),
-            dotenv::Lookup::Command(command) => match self.run_command(command) {
-                Ok(output) => Some(output.to_ruby_string()),
-                Err(interrupt) => {
-                    failure.get_or_insert(interrupt);
-                    None
-                }
-            },
-        });
-        match failure {
-            Some(interrupt) => Err(interrupt),
-            None => Ok(Some(values)),
-        }
+        let parsed = match crate::secrets::dotenv::parse(&text, file, &mut *self.environment) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                let error = match error {
+                    SecretsError::InFile { source, .. } => *source,
+                    error => error,
+                };
+                return Err(match error {
+                    SecretsError::Command(CommandError::NotFound { program }) => {
+                        self.raise("Errno::ENOENT", format!("No such file or directory - {program}"))
+                    }
+                    error @ SecretsError::UnsetVariable { .. } => {
+                        self.raise("Dotenv::FormatError", error.to_string())
+                    }
+                    error => self.raise("RuntimeError", error.to_string()),
+                });
+            }
+        };
+        let values = parsed
+            .values
+            .into_iter()
+            .map(|(key, value)| {
+                let value = match self.environment.var(&key) {
+                    Some(existing) if !overwrite => existing,
+                    _ => value.into_exposed(),
+                };
+                (key, value)
+            })
+            .collect();
+        Ok(Some(values))
     }
 
     fn expand_path(&self, path: &str, base: Option<&str>) -> Evaluated<String> {

@@ -10,7 +10,6 @@
 
 mod ast;
 mod builtins;
-mod dotenv;
 mod error;
 mod evaluator;
 mod lexer;

@@ -610,6 +610,7 @@ fn every_corpus_config_renders_or_fails_with_a_known_kind() {
                 Err(_) => panic!("{case_name}/{name}: panicked"),
                 Ok(Ok(_)) => {}
                 Ok(Err(error)) => {
+                    check_against_oracle(case, &name, &error);
                     summary.push(format!("{case_name}/{name}: {:?} {error}", error.ruby_class()))
                 }
             }
@@ -619,6 +620,36 @@ fn every_corpus_config_renders_or_fails_with_a_known_kind() {
     for line in &summary {
         println!("{line}");
     }
+}
+
+/// A Ruby exception must be the one the real Kamal printed for this file (`expected/config.err`
+/// for `deploy.yml`, `expected/config.DEST.err` for `deploy.DEST.yml`).
+fn check_against_oracle(case: &Path, name: &str, error: &ErbError) {
+    let ErbErrorKind::Raised(exception) = &error.kind else {
+        // Ours: Ruby we do not evaluate. Nothing to compare.
+        assert!(
+            matches!(error.kind, ErbErrorKind::Unsupported { .. }),
+            "{name}: {error:?}"
+        );
+        return;
+    };
+    let destination = name
+        .strip_prefix("deploy.")
+        .and_then(|rest| rest.strip_suffix(".yml"));
+    let expected_file = match destination {
+        Some(destination) => format!("config.{destination}.err"),
+        None => "config.err".to_string(),
+    };
+    let expected = std::fs::read_to_string(case.join("expected").join(&expected_file)).unwrap_or_default();
+    let shown = match error.ruby_class() {
+        Some(class) => format!("ERROR ({class}): {}", exception.message),
+        None => format!("{} ({})", exception.message, exception.class),
+    };
+    assert!(
+        expected.contains(&shown),
+        "{}/{name}: we raise `{shown}`, Kamal printed:\n{expected}",
+        case.display()
+    );
 }
 
 /// The case's `env.list` and project files, in a sandbox like the oracle's: HOME, a `git`
