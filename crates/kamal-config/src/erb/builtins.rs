@@ -104,13 +104,13 @@ impl Evaluator<'_> {
     ) -> Evaluated<Value> {
         match name {
             "require" => {
-                self.arity(name, &arguments, 1, 1)?;
+                self.arity(&arguments, 1, 1)?;
                 let library = self.string_argument(&arguments[0])?;
                 self.require(&library)
             }
             "raise" | "fail" => Err(self.raise_from(arguments)),
             "Integer" | "Float" | "String" | "Array" | "URI" => {
-                self.arity(name, &arguments, 1, 1)?;
+                self.arity(&arguments, 1, 1)?;
                 let argument = arguments.into_iter().next().unwrap_or(Value::Nil);
                 self.conversion(name, argument)
             }
@@ -213,17 +213,17 @@ impl Evaluator<'_> {
     ) -> Evaluated<Value> {
         match (module, name) {
             ("File", "read") => {
-                self.arity(name, &arguments, 1, 2)?;
+                self.arity(&arguments, 1, 2)?;
                 let path = self.path_argument(&arguments[0])?;
                 self.read_file(&path)
             }
             ("File", "exist?" | "file?" | "exists?") => {
-                self.arity(name, &arguments, 1, 1)?;
+                self.arity(&arguments, 1, 1)?;
                 let path = self.path_argument(&arguments[0])?;
                 Ok(Value::Bool(self.environment.file_exists(Path::new(&path))))
             }
             ("File", "expand_path") => {
-                self.arity(name, &arguments, 1, 2)?;
+                self.arity(&arguments, 1, 2)?;
                 let path = self.path_argument(&arguments[0])?;
                 let base = match arguments.get(1) {
                     Some(Value::Nil) | None => None,
@@ -239,7 +239,7 @@ impl Evaluator<'_> {
                 Ok(Value::String(join_paths(&parts)))
             }
             ("File", "basename") => {
-                self.arity(name, &arguments, 1, 2)?;
+                self.arity(&arguments, 1, 2)?;
                 let path = self.path_argument(&arguments[0])?;
                 let trimmed = path.trim_end_matches('/');
                 let mut base = trimmed.rsplit('/').next().unwrap_or_default().to_string();
@@ -258,7 +258,7 @@ impl Evaluator<'_> {
                 Ok(Value::String(base))
             }
             ("File", "dirname") => {
-                self.arity(name, &arguments, 1, 1)?;
+                self.arity(&arguments, 1, 1)?;
                 let path = self.path_argument(&arguments[0])?;
                 let trimmed = path.trim_end_matches('/');
                 Ok(Value::String(match trimmed.rfind('/') {
@@ -269,18 +269,18 @@ impl Evaluator<'_> {
                 }))
             }
             ("Dir", "pwd" | "getwd") => {
-                self.arity(name, &arguments, 0, 0)?;
+                self.arity(&arguments, 0, 0)?;
                 Ok(Value::String(
                     self.environment.current_dir().to_string_lossy().into_owned(),
                 ))
             }
             ("URI", "parse") => {
-                self.arity(name, &arguments, 1, 1)?;
+                self.arity(&arguments, 1, 1)?;
                 let text = self.string_argument(&arguments[0])?;
                 self.uri_parse(&text)
             }
             ("YAML" | "Psych", "load_file" | "unsafe_load_file" | "safe_load_file") => {
-                self.arity(name, &arguments, 1, 2)?;
+                self.arity(&arguments, 1, 2)?;
                 let path = self.path_argument(&arguments[0])?;
                 let text = match self.read_file(&path)? {
                     Value::String(text) => text,
@@ -289,7 +289,7 @@ impl Evaluator<'_> {
                 self.load_yaml(&text, &path)
             }
             ("YAML" | "Psych", "load" | "unsafe_load" | "safe_load") => {
-                self.arity(name, &arguments, 1, 2)?;
+                self.arity(&arguments, 1, 2)?;
                 let text = self.string_argument(&arguments[0])?;
                 self.load_yaml(&text, "<unknown>")
             }
@@ -306,7 +306,7 @@ impl Evaluator<'_> {
                 Ok(Value::Hash(loaded))
             }
             ("Kamal::Utils", "docker_arch") => {
-                self.arity(name, &arguments, 0, 0)?;
+                self.arity(&arguments, 0, 0)?;
                 let architecture = self
                     .run_command("docker info --format '{{.Architecture}}'")?
                     .to_ruby_string();
@@ -344,12 +344,12 @@ impl Evaluator<'_> {
     ) -> Evaluated<Value> {
         match name {
             "[]" => {
-                self.arity(name, &arguments, 1, 1)?;
+                self.arity(&arguments, 1, 1)?;
                 let key = self.string_argument(&arguments[0])?;
                 Ok(self.environment.var(&key).map_or(Value::Nil, Value::String))
             }
             "[]=" | "store" => {
-                self.arity(name, &arguments, 2, 2)?;
+                self.arity(&arguments, 2, 2)?;
                 let key = self.string_argument(&arguments[0])?;
                 match &arguments[1] {
                     Value::Nil => self.environment.remove_var(&key),
@@ -361,7 +361,7 @@ impl Evaluator<'_> {
                 Ok(arguments[1].clone())
             }
             "fetch" => {
-                self.arity(name, &arguments, 1, 2)?;
+                self.arity(&arguments, 1, 2)?;
                 let key = self.string_argument(&arguments[0])?;
                 if let Some(value) = self.environment.var(&key) {
                     return Ok(Value::String(value));
@@ -377,12 +377,12 @@ impl Evaluator<'_> {
                 }
             }
             "key?" | "has_key?" | "include?" | "member?" => {
-                self.arity(name, &arguments, 1, 1)?;
+                self.arity(&arguments, 1, 1)?;
                 let key = self.string_argument(&arguments[0])?;
                 Ok(Value::Bool(self.environment.var(&key).is_some()))
             }
             "delete" => {
-                self.arity(name, &arguments, 1, 1)?;
+                self.arity(&arguments, 1, 1)?;
                 let key = self.string_argument(&arguments[0])?;
                 let previous = self.environment.var(&key);
                 self.environment.remove_var(&key);
@@ -625,13 +625,7 @@ impl Evaluator<'_> {
     }
 
     /// Checks an argument count, raising Ruby's ArgumentError.
-    pub(super) fn arity(
-        &self,
-        _name: &str,
-        arguments: &[Value],
-        minimum: usize,
-        maximum: usize,
-    ) -> Evaluated<()> {
+    pub(super) fn arity(&self, arguments: &[Value], minimum: usize, maximum: usize) -> Evaluated<()> {
         let given = arguments.len();
         if given >= minimum && given <= maximum {
             return Ok(());

@@ -464,10 +464,7 @@ impl<'a> Evaluator<'a> {
 
 /// Inserts into an insertion-ordered Hash; an existing key keeps its place.
 pub fn hash_insert(hash: &mut Vec<(Value, Value)>, key: Value, value: Value) {
-    match hash
-        .iter_mut()
-        .find(|(existing, _)| existing.ruby_eq(&key) && existing.class_name() == key.class_name())
-    {
+    match hash.iter_mut().find(|(existing, _)| existing.is_same_key(&key)) {
         Some((_, slot)) => *slot = value,
         None => hash.push((key, value)),
     }

@@ -95,7 +95,7 @@ impl Evaluator<'_> {
         Ok(Some(match name {
             "nil?" if no_arguments => Value::Bool(matches!(receiver, Value::Nil)),
             "is_a?" | "kind_of?" | "instance_of?" => {
-                self.arity(name, arguments, 1, 1)?;
+                self.arity(arguments, 1, 1)?;
                 match &arguments[0] {
                     Value::Module(class) if name == "instance_of?" => {
                         Value::Bool(receiver.class_name() == *class)
@@ -105,15 +105,15 @@ impl Evaluator<'_> {
                 }
             }
             "==" | "eql?" | "equal?" => {
-                self.arity(name, arguments, 1, 1)?;
+                self.arity(arguments, 1, 1)?;
                 Value::Bool(receiver.ruby_eq(&arguments[0]))
             }
             "!=" => {
-                self.arity(name, arguments, 1, 1)?;
+                self.arity(arguments, 1, 1)?;
                 Value::Bool(!receiver.ruby_eq(&arguments[0]))
             }
             "===" => {
-                self.arity(name, arguments, 1, 1)?;
+                self.arity(arguments, 1, 1)?;
                 Value::Bool(match receiver {
                     Value::Module(class) => is_a(&arguments[0], class),
                     Value::Range {
@@ -150,7 +150,7 @@ impl Evaluator<'_> {
                 None => return Err(self.unsupported("`tap` without a block")),
             },
             "in?" => {
-                self.arity(name, arguments, 1, 1)?;
+                self.arity(arguments, 1, 1)?;
                 match &arguments[0] {
                     Value::Array(items) => Value::Bool(items.iter().any(|item| item.ruby_eq(receiver))),
                     Value::String(text) => match receiver {
@@ -192,7 +192,7 @@ impl Evaluator<'_> {
         arguments: Vec<Value>,
         block: Option<&Block>,
     ) -> Evaluated<Value> {
-        let argument_count = |minimum, maximum| self.arity(name, &arguments, minimum, maximum);
+        let argument_count = |minimum, maximum| self.arity(&arguments, minimum, maximum);
         let string_at = |evaluator: &Self, index: usize| evaluator.string_argument(&arguments[index]);
         Ok(match name {
             "strip" => {
@@ -328,10 +328,10 @@ impl Evaluator<'_> {
                         )
                     }
                     None => {
-                        return Err(self
-                            .arity(name, &arguments, 1, 2)
-                            .err()
-                            .unwrap_or_else(|| self.unsupported(name)))
+                        return Err(self.raise(
+                            "ArgumentError",
+                            "wrong number of arguments (given 0, expected 1..2)",
+                        ))
                     }
                 };
                 let replacement = match (arguments.get(1), block) {
@@ -361,10 +361,9 @@ impl Evaluator<'_> {
                     ))
                 }
                 _ => {
-                    return Err(self
-                        .arity(name, &arguments, 1, 1)
-                        .err()
-                        .unwrap_or_else(|| self.unsupported(name)))
+                    let given = arguments.len();
+                    let message = format!("wrong number of arguments (given {given}, expected 1)");
+                    return Err(self.raise("ArgumentError", message));
                 }
             },
             "[]" | "slice" => self.string_index(&text, &arguments)?,
@@ -617,7 +616,7 @@ impl Evaluator<'_> {
             ("between?", [low, high]) => Value::Bool(compared(low)? != Less && compared(high)? != Greater),
             _ => {
                 let (minimum, maximum) = if name == "between?" { (2, 2) } else { (1, 1) };
-                self.arity(name, arguments, minimum, maximum)?;
+                self.arity(arguments, minimum, maximum)?;
                 Value::Nil
             }
         })
@@ -800,13 +799,13 @@ impl Evaluator<'_> {
         let lookup = |key: &Value| {
             pairs
                 .iter()
-                .find(|(existing, _)| existing.ruby_eq(key) && existing.class_name() == key.class_name())
+                .find(|(existing, _)| existing.is_same_key(key))
                 .map(|(_, value)| value.clone())
         };
         match (name, arguments.as_slice()) {
             ("[]", [key]) => return Ok(lookup(key).unwrap_or(Value::Nil)),
             ("fetch", [key, ..]) => {
-                self.arity(name, &arguments, 1, 2)?;
+                self.arity(&arguments, 1, 2)?;
                 return match (lookup(key), block, arguments.get(1)) {
                     (Some(value), _, _) => Ok(value),
                     (None, Some(block), _) => self.yield_block(block, vec![key.clone()]),

@@ -29,6 +29,11 @@ use template::{LineIndex, Segment};
 /// `trim_mode: "-"`. `Dotenv.load` in the template changes `environment` for later stages.
 pub fn render(template: &str, origin: &Path, environment: &mut dyn Environment) -> Result<String, ErbError> {
     let syntax_error = |offset: usize, message: String| {
+        // Offsets from a tag holding `%%>` may drift; never slice inside a character.
+        let offset = (0..=offset.min(template.len()))
+            .rev()
+            .find(|offset| template.is_char_boundary(*offset))
+            .unwrap_or(0);
         let lines = LineIndex::new(template);
         let line_end = template[offset..]
             .find('\n')

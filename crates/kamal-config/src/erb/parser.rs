@@ -856,6 +856,12 @@ impl Parser {
     }
 
     fn primary(&mut self) -> Parsed<Node> {
+        if matches!(
+            self.peek().kind,
+            TokenKind::EndOfInput | TokenKind::OutputClose | TokenKind::Newline | TokenKind::Text(_)
+        ) {
+            return Err(self.unexpected("an expression"));
+        }
         let token = self.advance();
         let start = token.start;
         let kind = match token.kind {

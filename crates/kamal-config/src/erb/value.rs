@@ -142,6 +142,11 @@ impl Value {
         }
     }
 
+    /// Ruby's `eql?`, which Hash keys use: `1` and `1.0` are different keys.
+    pub fn is_same_key(&self, other: &Value) -> bool {
+        self.ruby_eq(other) && self.class_name() == other.class_name()
+    }
+
     /// Ruby's `==`: numbers compare across Integer and Float; hashes ignore order.
     pub fn ruby_eq(&self, other: &Value) -> bool {
         match (self, other) {
