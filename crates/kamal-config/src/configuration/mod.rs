@@ -49,7 +49,7 @@ impl Configuration {
         raw: Mapping,
         destination: Option<String>,
         declared_version: Option<String>,
-        environment: &dyn Environment,
+        environment: &mut dyn Environment,
     ) -> Result<Configuration> {
         validate_root(&raw)?;
 
@@ -94,7 +94,8 @@ impl Configuration {
         let mut accessories = Vec::new();
         if let Some(accessory_map) = raw::get_mapping(root, "accessories") {
             for (name, node) in &accessory_map.entries {
-                accessories.push(Accessory::new(&raw::to_s(&name.value), node, &roles)?);
+                let servers = raw::get_value(root, "servers");
+                accessories.push(Accessory::new(&raw::to_s(&name.value), node, &roles, servers)?);
             }
         }
         sections::validate_aliases(raw::get_mapping(root, "aliases"))?;
@@ -128,7 +129,7 @@ impl Configuration {
         configuration.ensure_valid_service_name()?;
         configuration.ensure_no_traefik_reboot_hooks(environment)?;
         configuration.ensure_one_host_for_ssl_roles()?;
-        configuration.ensure_local_registry_remote_builder_has_ssh_url()?;
+        configuration.ensure_local_registry_remote_builder_has_ssh_url(environment)?;
         sections::validate_hooks_output(raw::get_value(Some(&configuration.raw), "hooks_output"))?;
         Ok(configuration)
     }
@@ -159,12 +160,21 @@ impl Configuration {
 
     /// Hosts of the roles, then of the accessories, each once, in declaration order.
     pub fn all_hosts(&self) -> Vec<String> {
-        let mut hosts: Vec<String> = Vec::new();
-        let candidates = self.roles.iter().flat_map(Role::hosts).chain(
-            self.accessories
-                .iter()
-                .flat_map(|accessory| accessory.hosts.clone()),
-        );
+        self.all_host_entries().into_iter().flatten().collect()
+    }
+
+    /// `all_hosts` as Kamal computes it, `nil` entries (see [`Accessory::hosts`]) kept.
+    fn all_host_entries(&self) -> Vec<Option<String>> {
+        let mut hosts: Vec<Option<String>> = Vec::new();
+        let candidates = self
+            .roles
+            .iter()
+            .flat_map(|role| role.hosts().into_iter().map(Some))
+            .chain(
+                self.accessories
+                    .iter()
+                    .flat_map(|accessory| accessory.hosts.clone()),
+            );
         for host in candidates {
             if !hosts.contains(&host) {
                 hosts.push(host);
@@ -342,12 +352,16 @@ impl Configuration {
         merged.value.as_mapping().cloned()
     }
 
-    fn ensure_local_registry_remote_builder_has_ssh_url(&self) -> Result<()> {
-        let remote = raw::get_string(raw::get_mapping(self.root(), "builder"), "remote");
+    /// Asks Docker for the local arch only when it matters, as Kamal's `&&` does.
+    fn ensure_local_registry_remote_builder_has_ssh_url(
+        &self,
+        environment: &mut dyn Environment,
+    ) -> Result<()> {
+        let builder = raw::get_mapping(self.root(), "builder");
+        let remote = raw::get_string(builder, "remote").unwrap_or_default();
         if self.local_registry()
-            && remote
-                .as_ref()
-                .is_some_and(|remote| !remote.starts_with("ssh://"))
+            && sections::builds_remotely(builder, environment)
+            && !remote.starts_with("ssh://")
         {
             return Err(ConfigError::invalid(
                 "Local registry with remote builder requires an SSH URL (e.g., ssh://user@host)",

@@ -72,7 +72,12 @@ impl Configuration {
             "roles",
             strings(self.roles.iter().map(|role| role.name.clone()).collect()),
         );
-        put("hosts", strings(self.all_hosts()));
+        let hosts = self
+            .all_host_entries()
+            .into_iter()
+            .map(|host| host.map_or_else(|| Node::synthetic(Value::Null), string))
+            .collect();
+        put("hosts", Node::synthetic(Value::Sequence(hosts)));
         if let Some(primary_host) = self.primary_host() {
             put("primary_host", string(primary_host));
         }

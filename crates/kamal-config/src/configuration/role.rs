@@ -103,6 +103,7 @@ fn validate(name: &str, role: &Node) -> Result<()> {
         Value::Sequence(_) => validator.validate_servers(&role.value),
         _ => {
             validator.validate_against(&role.value, &super::schema::Shape::Hash(schema::ROLE))?;
+            validator.validate_labels(raw::get_value(role.value.as_mapping(), "labels"))?;
             validate_docker_options(&validator, raw::get_mapping(role.value.as_mapping(), "options"))
         }
     }

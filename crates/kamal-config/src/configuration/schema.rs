@@ -26,8 +26,12 @@ pub enum Shape {
     Section(&'static [Type]),
     /// Accessory `files` / `directories`.
     Files,
-    /// Not checked at all (`ssh.config`, `hooks_output`, `boot.limit`…).
+    /// Not checked at all.
     Anything,
+    /// `ssh.config`: a boolean, a String, or an Array of Strings.
+    SshConfig,
+    /// `hooks_output`: a level (String or Symbol), or a Hash of hook → level.
+    HooksOutput,
     /// A Hash with known keys.
     Hash(&'static [(&'static str, Shape)]),
 }
@@ -44,7 +48,7 @@ pub const ROOT: &[(&str, Shape)] = &[
     ("env", Shape::Section(HASH)),
     ("asset_path", Shape::String),
     ("hooks_path", Shape::String),
-    ("hooks_output", Shape::Anything),
+    ("hooks_output", Shape::HooksOutput),
     ("secrets_path", Shape::String),
     ("error_pages_path", Shape::String),
     ("require_destination", Shape::Boolean),
@@ -120,7 +124,7 @@ pub const SSH: &[(&str, Shape)] = &[
     ("keys_only", Shape::Boolean),
     ("keys", Shape::ArrayOf(Type::String)),
     ("key_data", Shape::ArrayOf(Type::String)),
-    ("config", Shape::Anything),
+    ("config", Shape::SshConfig),
 ];
 
 pub const SSHKIT: &[(&str, Shape)] = &[

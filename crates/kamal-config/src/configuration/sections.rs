@@ -5,6 +5,7 @@ use super::error::{ConfigError, Result};
 use super::raw;
 use super::schema::{self, Shape};
 use super::validator::{key_text, Outcome, Type, Validator};
+use crate::environment::{Environment, SpawnPlan};
 use crate::yaml::{Mapping, Value};
 
 /// Kamal's own commands: an alias may not shadow one.
@@ -78,8 +79,47 @@ pub fn validate_registry(registry: Option<&Mapping>, context: &str) -> Result<()
 }
 
 /// A registry on the deployer machine reached through an SSH tunnel (`localhost:PORT`).
+/// Kamal tests `match?("^localhost[:$]")`: a line starting `localhost:` (or, the `$` being
+/// literal inside the class, `localhost$`); a bare `localhost` is not local.
 pub fn is_local_registry(registry: Option<&Mapping>) -> bool {
-    raw::get_string(registry, "server").is_some_and(|server| server.starts_with("localhost"))
+    raw::get_string(registry, "server").is_some_and(|server| {
+        server
+            .split('\n')
+            .any(|line| line.starts_with("localhost:") || line.starts_with("localhost$"))
+    })
+}
+
+/// `Kamal::Utils.docker_arch`: the local Docker engine's architecture in Docker's words
+/// (empty when Docker cannot be asked).
+pub fn docker_arch(environment: &mut dyn Environment) -> String {
+    let output = environment
+        .run_command(&SpawnPlan::for_command(
+            "docker info --format '{{.Architecture}}'",
+        ))
+        .map(|output| output.stdout)
+        .unwrap_or_default();
+    let architecture = output.trim();
+    if architecture.contains("aarch64") {
+        "arm64".to_string()
+    } else if architecture.contains("x86_64") {
+        "amd64".to_string()
+    } else {
+        architecture.to_string()
+    }
+}
+
+/// `Builder#remote?`: some arch is built on the remote builder — every arch when local
+/// builds are disabled, otherwise those other than the local Docker's.
+pub fn builds_remotely(builder: Option<&Mapping>, environment: &mut dyn Environment) -> bool {
+    if !raw::present(raw::get_value(builder, "remote")) {
+        return false;
+    }
+    let arches = raw::strings(raw::get(builder, "arch"));
+    if raw::get_bool(builder, "local") == Some(false) {
+        return !arches.is_empty();
+    }
+    let local = docker_arch(environment);
+    arches.iter().any(|arch| *arch != local)
 }
 
 pub fn validate_aliases(aliases: Option<&Mapping>) -> Result<()> {
@@ -197,5 +237,28 @@ pub fn ruby_class_name(value: &Value) -> &'static str {
         Value::Sequence(_) => "Array",
         Value::Mapping(_) => "Hash",
         Value::Object { .. } => "Object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_local_registry;
+    use crate::yaml::{Mapping, Node, Value};
+
+    fn registry(server: &str) -> Mapping {
+        let mut mapping = Mapping::new();
+        mapping.insert(
+            Node::synthetic(Value::String("server".into())),
+            Node::synthetic(Value::String(server.into())),
+        );
+        mapping
+    }
+
+    #[test]
+    fn only_localhost_with_a_port_is_a_local_registry() {
+        assert!(is_local_registry(Some(&registry("localhost:5555"))));
+        assert!(!is_local_registry(Some(&registry("localhost"))));
+        assert!(!is_local_registry(Some(&registry("localhost.example.com"))));
+        assert!(!is_local_registry(Some(&registry("registry.example.com"))));
     }
 }

@@ -15,6 +15,7 @@ pub enum Type {
     Boolean,
     Array,
     Hash,
+    Symbol,
 }
 
 impl Type {
@@ -25,6 +26,7 @@ impl Type {
             Type::Boolean => "a boolean",
             Type::Array => "an array",
             Type::Hash => "a hash",
+            Type::Symbol => "a symbol",
         }
     }
 
@@ -39,6 +41,7 @@ impl Type {
             Type::Boolean => matches!(value, Value::Bool(_)),
             Type::Array => matches!(value, Value::Sequence(_)),
             Type::Hash => matches!(value, Value::Mapping(_)),
+            Type::Symbol => matches!(value, Value::Symbol(_)),
         }
     }
 }
@@ -214,6 +217,23 @@ impl Validator {
                 self.validate_type(value, kinds)
             }
             Shape::Anything => Ok(()),
+            Shape::SshConfig => match value {
+                Value::Sequence(_) => self.validate_array_of(value, Type::String),
+                // A real String here, not the "stringish" values String usually accepts.
+                Value::Bool(_) | Value::String(_) => Ok(()),
+                _ => Err(self.type_error(&[Type::Boolean, Type::String, Type::Array])),
+            },
+            Shape::HooksOutput => match value {
+                Value::Mapping(per_hook) => {
+                    for (hook, level) in &per_hook.entries {
+                        self.with_context(&key_text(&hook.value), |validator| {
+                            validator.validate_type(&level.value, &[Type::String, Type::Symbol])
+                        })?;
+                    }
+                    Ok(())
+                }
+                _ => self.validate_type(value, &[Type::String, Type::Symbol]),
+            },
             Shape::Files => self.validate_files(value),
             Shape::Hash(fields) => {
                 self.validate_type(value, &[Type::Hash])?;
@@ -235,22 +255,41 @@ impl Validator {
         }
     }
 
+    /// `validate_labels!`: Kamal sets `service`, `role` and `destination` itself.
+    pub fn validate_labels(&mut self, labels: Option<&Value>) -> Outcome {
+        let Some(Value::Mapping(labels)) = labels else {
+            return Ok(());
+        };
+        self.with_context("labels", |validator| -> Outcome {
+            for key in labels.keys() {
+                let name = key_text(&key.value);
+                if matches!(key.value, Value::String(_))
+                    && ["destination", "role", "service"].contains(&name.as_str())
+                {
+                    return validator.with_context(&name, |validator| {
+                        Err(validator
+                            .error("invalid label. destination, role, and service are reserved labels"))
+                    });
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// Accessory `files`/`directories`: Strings, or Hashes of `local`/`remote`/`mode`/`owner`/`options`.
     fn validate_files(&mut self, value: &Value) -> Outcome {
         self.validate_type(value, &[Type::Array])?;
         for (index, item) in value.as_sequence().unwrap_or_default().iter().enumerate() {
             self.with_context(&index.to_string(), |validator| -> Outcome {
                 validator.validate_type(&item.value, &[Type::String, Type::Hash])?;
+                // Only the known keys are typed; Kamal does not look for unknown ones here.
                 if let Value::Mapping(mapping) = &item.value {
-                    validator.check_unknown_keys(
-                        mapping,
-                        &["local", "remote", "mode", "owner", "options"],
-                        false,
-                    )?;
-                    for (key, entry) in &mapping.entries {
-                        validator.with_context(&key_text(&key.value), |validator| -> Outcome {
-                            validator.validate_type(&entry.value, &[Type::String])
-                        })?;
+                    for key in ["local", "remote", "mode", "owner", "options"] {
+                        if let Some(entry) = mapping.get(key) {
+                            validator.with_context(key, |validator| {
+                                validator.validate_type(&entry.value, &[Type::String])
+                            })?;
+                        }
                     }
                 }
                 Ok(())
@@ -263,4 +302,52 @@ impl Validator {
 /// A node's mapping, or an empty one (for optional sections).
 pub fn mapping_of(node: Option<&Node>) -> Option<&Mapping> {
     node.and_then(|node| node.value.as_mapping())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Validator;
+    use crate::configuration::schema::Shape;
+    use crate::yaml::{load, Value};
+    use std::path::Path;
+
+    fn check(shape: &Shape, yaml: &str) -> Result<(), String> {
+        let value = load(yaml, Path::new("test.yml"))
+            .expect("valid YAML")
+            .map_or(Value::Null, |node| node.value);
+        Validator::new(&["section"])
+            .validate_against(&value, shape)
+            .map_err(|error| error.to_string())
+    }
+
+    #[test]
+    fn ssh_config_takes_a_boolean_a_real_string_or_strings() {
+        assert!(check(&Shape::SshConfig, "true").is_ok());
+        assert!(check(&Shape::SshConfig, "~/.ssh/config").is_ok());
+        assert!(check(&Shape::SshConfig, "[a, b]").is_ok());
+        let hash = check(&Shape::SshConfig, "{a: b}").expect_err("a Hash is refused");
+        assert!(
+            hash.ends_with("section: should be a boolean or a string or an array"),
+            "{hash}"
+        );
+        // Elsewhere a number passes as "stringish"; here it does not.
+        assert!(check(&Shape::SshConfig, "22").is_err());
+    }
+
+    #[test]
+    fn file_hashes_type_their_known_keys_only() {
+        assert!(check(&Shape::Files, "[{local: a, remote: b, extra: [1]}]").is_ok());
+        let error = check(&Shape::Files, "[{local: a, remote: [b]}]").expect_err("remote is typed");
+        assert!(error.ends_with("section/0/remote: should be a string"), "{error}");
+    }
+
+    #[test]
+    fn hooks_output_levels_are_strings_or_symbols() {
+        assert!(check(&Shape::HooksOutput, ":quiet").is_ok());
+        let error = check(&Shape::HooksOutput, "[a]").expect_err("an Array is refused");
+        assert!(
+            error.ends_with("section: should be a string or a symbol"),
+            "{error}"
+        );
+    }
 }
