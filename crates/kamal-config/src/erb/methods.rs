@@ -379,41 +379,13 @@ impl Evaluator<'_> {
 
     fn string_index(&self, text: &str, arguments: &[Value]) -> Evaluated<Value> {
         let characters: Vec<char> = text.chars().collect();
-        let length = characters.len() as i64;
-        let slice = |start: i64, count: i64| -> Value {
-            let start = if start < 0 { start + length } else { start };
-            if start < 0 || start > length || count < 0 {
-                return Value::Nil;
-            }
-            let end = (start + count).min(length);
-            Value::String(characters[start as usize..end as usize].iter().collect())
-        };
-        Ok(match arguments {
-            [Value::Integer(index)] => {
-                let index = if *index < 0 { index + length } else { *index };
-                if index < 0 || index >= length {
-                    Value::Nil
-                } else {
-                    Value::String(characters[index as usize].to_string())
-                }
-            }
-            [Value::Integer(start), Value::Integer(count)] => slice(*start, *count),
-            [Value::Range {
-                start,
-                end,
-                exclusive,
-            }] => match range_bounds(start, end, *exclusive, length) {
-                Some((start, count)) => slice(start, count),
-                None => Value::Nil,
-            },
-            [Value::String(part)] => {
-                if text.contains(part.as_str()) {
-                    Value::String(part.clone())
-                } else {
-                    Value::Nil
-                }
-            }
-            _ => return Err(self.unsupported("String#[] with these arguments")),
+        Ok(match (select(arguments, characters.len()), arguments) {
+            (Some(Selection::Element(index)), _) => Value::String(characters[index].to_string()),
+            (Some(Selection::Slice(start, end)), _) => Value::String(characters[start..end].iter().collect()),
+            (Some(Selection::Outside), _) => Value::Nil,
+            (None, [Value::String(part)]) if text.contains(part.as_str()) => Value::String(part.clone()),
+            (None, [Value::String(_)]) => Value::Nil,
+            (None, _) => return Err(self.unsupported("String#[] with these arguments")),
         })
     }
 
@@ -752,40 +724,17 @@ impl Evaluator<'_> {
     }
 
     fn array_index(&self, items: Vec<Value>, arguments: &[Value]) -> Evaluated<Value> {
-        let length = items.len() as i64;
-        let slice = |start: i64, count: i64| -> Value {
-            let start = if start < 0 { start + length } else { start };
-            if start < 0 || start > length || count < 0 {
-                return Value::Nil;
-            }
-            let end = (start + count).min(length);
-            Value::Array(items[start as usize..end as usize].to_vec())
-        };
-        Ok(match arguments {
-            [Value::Integer(index)] => {
-                let index = if *index < 0 { index + length } else { *index };
-                if index < 0 || index >= length {
-                    Value::Nil
-                } else {
-                    items[index as usize].clone()
-                }
-            }
-            [Value::Integer(start), Value::Integer(count)] => slice(*start, *count),
-            [Value::Range {
-                start,
-                end,
-                exclusive,
-            }] => match range_bounds(start, end, *exclusive, length) {
-                Some((start, count)) => slice(start, count),
-                None => Value::Nil,
-            },
-            [other] => {
+        Ok(match (select(arguments, items.len()), arguments) {
+            (Some(Selection::Element(index)), _) => items[index].clone(),
+            (Some(Selection::Slice(start, end)), _) => Value::Array(items[start..end].to_vec()),
+            (Some(Selection::Outside), _) => Value::Nil,
+            (None, [other]) => {
                 return Err(self.raise(
                     "TypeError",
                     format!("no implicit conversion of {} into Integer", implicit_name(other)),
                 ))
             }
-            _ => return Err(self.unsupported("Array#[] with these arguments")),
+            (None, _) => return Err(self.unsupported("Array#[] with these arguments")),
         })
     }
 
@@ -1271,30 +1220,52 @@ fn leading_float(text: &str) -> f64 {
     trimmed[..end].parse().unwrap_or(0.0)
 }
 
-/// `(start, count)` of a Range index into a sequence of `length`.
-fn range_bounds(start: &Value, end: &Value, exclusive: bool, length: i64) -> Option<(i64, i64)> {
-    let start = match start {
-        Value::Integer(start) => *start,
-        Value::Nil => 0,
-        _ => return None,
-    };
-    let start = if start < 0 { start + length } else { start };
-    let end = match end {
-        Value::Integer(end) => {
-            let end = if *end < 0 { end + length } else { *end };
-            if exclusive {
-                end
-            } else {
-                end + 1
-            }
+/// What `[]` picks from a String's characters or an Array's items.
+enum Selection {
+    Element(usize),
+    /// `start..end`, already clamped.
+    Slice(usize, usize),
+    Outside,
+}
+
+/// `[index]`, `[start, count]` and `[range]` with Ruby's negative indexes; `None` for other
+/// arguments.
+fn select(arguments: &[Value], length: usize) -> Option<Selection> {
+    let length = length as i64;
+    let from_end = |index: i64| if index < 0 { index + length } else { index };
+    let slice = |start: i64, count: i64| {
+        let start = from_end(start);
+        if start < 0 || start > length || count < 0 {
+            return Selection::Outside;
         }
-        Value::Nil => length,
-        _ => return None,
+        Selection::Slice(start as usize, (start + count).min(length) as usize)
     };
-    if start < 0 || start > length {
-        return None;
-    }
-    Some((start, (end - start).max(0)))
+    Some(match arguments {
+        [Value::Integer(index)] => match from_end(*index) {
+            index if (0..length).contains(&index) => Selection::Element(index as usize),
+            _ => Selection::Outside,
+        },
+        [Value::Integer(start), Value::Integer(count)] => slice(*start, *count),
+        [Value::Range {
+            start,
+            end,
+            exclusive,
+        }] => {
+            let start = match **start {
+                Value::Integer(start) => from_end(start),
+                Value::Nil => 0,
+                _ => return None,
+            };
+            let end = match **end {
+                Value::Integer(end) if *exclusive => from_end(end),
+                Value::Integer(end) => from_end(end) + 1,
+                Value::Nil => length,
+                _ => return None,
+            };
+            slice(start, (end - start).max(0))
+        }
+        _ => return None,
+    })
 }
 
 pub fn range_includes(start: &Value, end: &Value, exclusive: bool, value: &Value) -> bool {

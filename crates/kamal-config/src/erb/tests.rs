@@ -194,6 +194,16 @@ fn string_methods_from_configs() {
 }
 
 #[test]
+fn indexing_strings_and_arrays() {
+    assert_eq!(
+        render_plain(
+            r#"<%= "hello"[1..] %>|<%= "hello"[-3, 2] %>|<%= [1, 2, 3][-1] %>|<%= [1, 2, 3][5] %>|<%= "hello"[1...-1] %>"#
+        ),
+        "ello|ll|3||ell"
+    );
+}
+
+#[test]
 fn active_support_presence_helpers() {
     let mut environment = MapEnvironment::new()
         .with_var("BLANK", "  ")

@@ -4,6 +4,7 @@
 //! (`["a", "b"]`), which YAML then reads as a flow sequence.
 
 use super::error::RubyException;
+use crate::configuration::ruby::float_to_s;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -94,7 +95,7 @@ impl Value {
             Value::Nil => String::new(),
             Value::Bool(value) => value.to_string(),
             Value::Integer(value) => value.to_string(),
-            Value::Float(value) => float_to_string(*value),
+            Value::Float(value) => float_to_s(*value),
             Value::String(text) | Value::Symbol(text) => text.clone(),
             Value::Uri(uri) => uri.text.clone(),
             Value::Env => "ENV".into(),
@@ -166,46 +167,6 @@ impl Value {
             }
             _ => self == other,
         }
-    }
-}
-
-/// Ruby's `Float#to_s`: shortest round-trip digits, scientific below 1e-4 and from 1e16.
-pub fn float_to_string(value: f64) -> String {
-    if value.is_nan() {
-        return "NaN".into();
-    }
-    if value.is_infinite() {
-        return if value > 0.0 {
-            "Infinity".into()
-        } else {
-            "-Infinity".into()
-        };
-    }
-    if value == 0.0 {
-        return if value.is_sign_negative() {
-            "-0.0".into()
-        } else {
-            "0.0".into()
-        };
-    }
-    let scientific = format!("{value:e}");
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    if (-4..16).contains(&exponent) {
-        let fixed = format!("{value}");
-        if fixed.contains('.') {
-            fixed
-        } else {
-            format!("{fixed}.0")
-        }
-    } else {
-        let mantissa = if mantissa.contains('.') {
-            mantissa.to_string()
-        } else {
-            format!("{mantissa}.0")
-        };
-        let sign = if exponent < 0 { '-' } else { '+' };
-        format!("{mantissa}e{sign}{:02}", exponent.abs())
     }
 }
 
