@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 use cli::{args, GlobalSettings, Resolution};
 use kamal_config::configuration::{ConfigError, LoadOptions};
+use kamal_config::secrets::SecretsError;
 use output::Printer;
 
 fn main() -> ExitCode {
@@ -94,8 +95,13 @@ fn run(words: &[String]) -> ExitCode {
         destination: settings.destination.clone(),
         version: settings.version.clone(),
     };
-    let outcome: Result<(), ConfigError> = match name {
-        "config" => commands::config::run(&printer, &load_options, &mut environment),
+    let outcome: Result<(), Failure> = match name {
+        "config" => commands::config::run(&printer, &load_options, &mut environment).map_err(Failure::from),
+        "secrets" => {
+            // Thor hands `secrets` its own words; global options there are accepted and ignored.
+            let secret_words: Vec<String> = words[index + 1..].to_vec();
+            commands::secrets::run(&printer, &secret_words, &load_options, &mut environment)
+        }
         "docs" => {
             commands::docs::run(&printer, parsed.arguments.first().map(String::as_str));
             Ok(())
@@ -107,10 +113,10 @@ fn run(words: &[String]) -> ExitCode {
         "init" => {
             let directory = kamal_config::Environment::current_dir(&environment).to_path_buf();
             commands::init::run(&printer, &directory, parsed.flag("bundle")).map_err(|error| {
-                ConfigError::Unreadable {
+                Failure::from(ConfigError::Unreadable {
                     path: directory,
                     reason: error.to_string(),
-                }
+                })
             })
         }
         "version" => {
@@ -149,13 +155,40 @@ fn first_command_word(words: &[String]) -> Option<usize> {
     None
 }
 
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+}
+
 /// Prints an error as Kamal does, plus where it points for a person reading it.
-fn report(printer: &Printer, error: &ConfigError) {
-    printer.error(
-        error.ruby_class().unwrap_or("Kamal::ConfigurationError"),
-        &error.to_string(),
-    );
-    if let Some(location) = error.location() {
-        printer.hint(&format!("--> {location}"));
+fn report(printer: &Printer, failure: &Failure) {
+    match failure {
+        Failure::Config(error) => {
+            printer.error(
+                error.ruby_class().unwrap_or("Kamal::ConfigurationError"),
+                &error.to_string(),
+            );
+            if let Some(location) = error.location() {
+                printer.hint(&format!("--> {location}"));
+            }
+        }
+        // Thor's own argument errors go to stderr without the ERROR line.
+        Failure::Secrets(SecretsError::Usage(message)) => printer.diagnostic(message),
+        Failure::Secrets(error) => printer.error(secrets_error_class(error), &error.to_string()),
+    }
+}
+
+/// The Ruby class Kamal shows for a secrets failure.
+fn secrets_error_class(error: &SecretsError) -> &'static str {
+    match error {
+        SecretsError::NotFound { .. } | SecretsError::NoSecretFiles { .. } => "Kamal::ConfigurationError",
+        SecretsError::Command(kamal_config::environment::CommandError::NotFound { .. }) => "Errno::ENOENT",
+        SecretsError::UnsetVariable { .. } => "Dotenv::FormatError",
+        SecretsError::InFile { source, .. } => secrets_error_class(source),
+        _ => "RuntimeError",
     }
 }

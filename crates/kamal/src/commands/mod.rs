@@ -3,4 +3,5 @@
 pub mod config;
 pub mod docs;
 pub mod init;
+pub mod secrets;
 pub mod version;
