@@ -72,17 +72,13 @@ impl Configuration {
             names.sort();
             for name in &names {
                 let role = Role::new(name, servers, &primary_role_name)?;
-                // A role with its own `proxy:` Hash is checked here, in its own context; one
-                // that only inherits the root `proxy` is checked with the root, later.
+                // A role's own `proxy:` Hash is checked here, alone and in its own context;
+                // merged over the root `proxy` it is checked again, later (see
+                // `ensure_one_host_for_ssl_roles`).
                 if role.running_proxy {
                     if let Some(own) = role.proxy_specializations() {
                         let context = format!("servers/{name}/proxy");
                         proxy::validate(Some(&Value::Mapping(own.clone())), &context)?;
-                        let base = Node::synthetic(Value::Mapping(
-                            raw::get_mapping(root, "proxy").cloned().unwrap_or_default(),
-                        ));
-                        let effective = raw::deep_merge(&base, &Node::synthetic(Value::Mapping(own.clone())));
-                        proxy::validate_semantics(effective.value.as_mapping(), &context)?;
                     }
                 }
                 roles.push(role);
@@ -129,7 +125,9 @@ impl Configuration {
         configuration.ensure_valid_service_name()?;
         configuration.ensure_no_traefik_reboot_hooks(environment)?;
         configuration.ensure_one_host_for_ssl_roles()?;
+        configuration.ensure_unique_hosts_for_ssl_roles()?;
         configuration.ensure_local_registry_remote_builder_has_ssh_url(environment)?;
+        configuration.ensure_no_conflicting_proxy_runs()?;
         sections::validate_hooks_output(raw::get_value(Some(&configuration.raw), "hooks_output"))?;
         Ok(configuration)
     }
@@ -320,9 +318,16 @@ impl Configuration {
         Ok(())
     }
 
+    /// Kamal builds each role's merged proxy settings (`Role#proxy`) lazily, first here, and
+    /// validates them on creation in the root `proxy` context: a conflict that only the
+    /// merge creates (root `host`, role `hosts`) surfaces at this point and as `proxy: …`.
     fn ensure_one_host_for_ssl_roles(&self) -> Result<()> {
         for role in self.roles.iter().filter(|role| role.running_proxy) {
             let effective = self.role_proxy_config(role);
+            proxy::validate(
+                Some(&Value::Mapping(effective.clone().unwrap_or_default())),
+                "proxy",
+            )?;
             let hosts = role.hosts();
             if proxy::ssl(effective.as_ref())
                 && hosts.len() > 1
@@ -332,6 +337,63 @@ impl Configuration {
                     "SSL is only supported on a single server unless you provide custom certificates, found {} servers for role {}",
                     hosts.len(),
                     role.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn ensure_unique_hosts_for_ssl_roles(&self) -> Result<()> {
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for role in self.roles.iter().filter(|role| role.running_proxy) {
+            let effective = self.role_proxy_config(role);
+            if !proxy::ssl(effective.as_ref()) {
+                continue;
+            }
+            for host in proxy::hosts(effective.as_ref()) {
+                match counts.iter_mut().find(|(seen, _)| *seen == host) {
+                    Some((_, count)) => *count += 1,
+                    None => counts.push((host, 1)),
+                }
+            }
+        }
+        let duplicates: Vec<String> = counts
+            .into_iter()
+            .filter(|(_, count)| *count > 1)
+            .map(|(host, _)| host)
+            .collect();
+        if !duplicates.is_empty() {
+            return Err(ConfigError::invalid(format!(
+                "Different roles can't share the same host for SSL: {}",
+                duplicates.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// Kamal compares the run settings with `uniq`, but `Proxy::Run` has no `==`, so objects
+    /// are compared by identity: two proxied roles or accessories with a `run` section on one
+    /// host always conflict, even with identical settings.
+    fn ensure_no_conflicting_proxy_runs(&self) -> Result<()> {
+        for host in self.all_hosts() {
+            let role_runs = self
+                .roles
+                .iter()
+                .filter(|role| role.running_proxy && role.hosts().contains(&host))
+                .filter(|role| raw::present(raw::get_value(self.role_proxy_config(role).as_ref(), "run")))
+                .count();
+            let accessory_runs = self
+                .accessories
+                .iter()
+                .filter(|accessory| accessory.hosts.contains(&Some(host.clone())))
+                .filter(|accessory| {
+                    let proxy = raw::get_mapping(Some(&accessory.config), "proxy");
+                    raw::present(raw::get_value(proxy, "run"))
+                })
+                .count();
+            if role_runs + accessory_runs > 1 {
+                return Err(ConfigError::invalid(format!(
+                    "Conflicting proxy run configurations for host {host}"
                 )));
             }
         }

@@ -24,7 +24,7 @@ pub fn validate_semantics(config: Option<&Mapping>, context: &str) -> Result<()>
     let has_host =
         raw::present(raw::get_value(config, "host")) || raw::present(raw::get_value(config, "hosts"));
     let ssl = raw::get_value(config, "ssl");
-    if !has_host && raw::present(ssl) {
+    if !has_host && truthy(ssl) {
         return Err(validator.error("Must set a host to enable automatic SSL"));
     }
     if raw::has_key(config, "host") && raw::has_key(config, "hosts") {
@@ -57,9 +57,29 @@ pub fn validate_semantics(config: Option<&Mapping>, context: &str) -> Result<()>
     Ok(())
 }
 
-/// `ssl` is on (true, or custom certificates).
+/// `ssl` is on (true, or custom certificates): Ruby truthiness, so even `{}` counts.
 pub fn ssl(config: Option<&Mapping>) -> bool {
-    raw::present(raw::get_value(config, "ssl"))
+    truthy(raw::get_value(config, "ssl"))
+}
+
+fn truthy(value: Option<&Value>) -> bool {
+    !matches!(value, None | Some(Value::Null) | Some(Value::Bool(false)))
+}
+
+/// `Proxy#hosts`: `hosts`, else `host` split on commas (trailing empty parts dropped, as
+/// Ruby's `split` does).
+pub fn hosts(config: Option<&Mapping>) -> Vec<String> {
+    if let Some(hosts) = raw::get(config, "hosts").filter(|node| !node.value.is_null()) {
+        return raw::strings(Some(hosts));
+    }
+    let Some(host) = raw::get_string(config, "host") else {
+        return Vec::new();
+    };
+    let mut parts: Vec<String> = host.split(',').map(str::to_string).collect();
+    while parts.last().is_some_and(String::is_empty) {
+        parts.pop();
+    }
+    parts
 }
 
 /// Custom certificates given (`ssl: {certificate_pem, private_key_pem}`).
