@@ -64,6 +64,9 @@ impl Configuration {
             if matches!(servers.value, Value::Sequence(_)) {
                 servers_validator.validate_servers(&servers.value)?;
             }
+            if let Value::Mapping(mapping) = &servers.value {
+                ensure_sortable_role_names(mapping)?;
+            }
             let mut names: Vec<String> = match &servers.value {
                 Value::Sequence(_) => vec!["web".to_string()],
                 Value::Mapping(mapping) => mapping.keys().map(|key| raw::to_s(&key.value)).collect(),
@@ -451,6 +454,33 @@ fn validate_root(root: &Mapping) -> Result<()> {
     Ok(())
 }
 
+/// `servers.keys.sort` raises when Ruby cannot order two keys of different classes (a role
+/// named `1` beside `web`). The message names the first key's class and the first key of
+/// another class, which is the pair Ruby's sort compares for short lists.
+fn ensure_sortable_role_names(servers: &Mapping) -> Result<()> {
+    let numeric = |value: &Value| matches!(value, Value::Integer(_) | Value::Float(_));
+    let mut keys = servers.keys();
+    let Some(first) = keys.next() else {
+        return Ok(());
+    };
+    let comparable = |other: &Value| {
+        sections::ruby_class_name(other) == sections::ruby_class_name(&first.value)
+            || (numeric(other) && numeric(&first.value))
+    };
+    if let Some(other) = keys.find(|key| !comparable(&key.value)) {
+        let shown = match &other.value {
+            Value::String(text) => format!("{text:?}"),
+            Value::Symbol(name) => format!(":{name}"),
+            value => validator::key_text(value),
+        };
+        return Err(ConfigError::Argument(format!(
+            "comparison of {} with {shown} failed",
+            sections::ruby_class_name(&first.value)
+        )));
+    }
+    Ok(())
+}
+
 /// `Gem::Version.new(a) > Gem::Version.new(b)` for dotted numeric versions (prerelease
 /// segments sort before releases, as in RubyGems).
 fn gem_version_greater(a: &str, b: &str) -> bool {
@@ -481,7 +511,23 @@ fn gem_version_greater(a: &str, b: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::gem_version_greater;
+    use super::{ensure_sortable_role_names, gem_version_greater};
+    use crate::yaml::{load, Value};
+
+    #[test]
+    fn role_names_of_different_classes_cannot_be_sorted() {
+        let servers = |yaml: &str| match load(yaml, std::path::Path::new("s.yml")) {
+            Ok(Some(node)) => match node.value {
+                Value::Mapping(mapping) => mapping,
+                _ => panic!("not a mapping"),
+            },
+            _ => panic!("bad YAML"),
+        };
+        assert!(ensure_sortable_role_names(&servers("web: []\njobs: []\n")).is_ok());
+        assert!(ensure_sortable_role_names(&servers("1: []\n2.5: []\n")).is_ok());
+        let error = ensure_sortable_role_names(&servers("web: []\n1: []\n")).expect_err("mixed");
+        assert_eq!(error.to_string(), "comparison of String with 1 failed");
+    }
 
     #[test]
     fn compares_versions_like_rubygems() {
