@@ -113,10 +113,7 @@ fn run(words: &[String]) -> ExitCode {
         "init" => {
             let directory = kamal_config::Environment::current_dir(&environment).to_path_buf();
             commands::init::run(&printer, &directory, parsed.flag("bundle")).map_err(|error| {
-                Failure::from(ConfigError::Unreadable {
-                    path: directory,
-                    reason: error.to_string(),
-                })
+                Failure::from(ConfigError::io(directory, &error))
             })
         }
         "version" => {

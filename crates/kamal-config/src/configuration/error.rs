@@ -41,12 +41,34 @@ pub enum ConfigError {
     Erb(#[from] crate::erb::ErbError),
     #[error(transparent)]
     Yaml(#[from] crate::yaml::YamlError),
-    /// A file we could not read, with the operating system's reason.
-    #[error("{}: {reason}", path.display())]
-    Unreadable { path: PathBuf, reason: String },
+    /// A file we could not read or write, with the operating system's reason.
+    #[error("{reason} - {}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        reason: String,
+        class: &'static str,
+    },
 }
 
 impl ConfigError {
+    /// An I/O failure on `path`, classed as Ruby's `Errno::*` for the same failure.
+    pub fn io(path: impl Into<PathBuf>, error: &std::io::Error) -> ConfigError {
+        let class = match error.kind() {
+            std::io::ErrorKind::NotFound => "Errno::ENOENT",
+            std::io::ErrorKind::PermissionDenied => "Errno::EACCES",
+            std::io::ErrorKind::IsADirectory => "Errno::EISDIR",
+            _ => "IOError",
+        };
+        // Ruby's wording ("Is a directory") without Rust's " (os error 21)".
+        let reason = error.to_string();
+        let reason = reason.split(" (os error").next().unwrap_or(&reason).to_string();
+        ConfigError::Unreadable {
+            path: path.into(),
+            reason,
+            class,
+        }
+    }
+
     pub fn invalid(message: impl Into<String>) -> ConfigError {
         ConfigError::Invalid {
             message: message.into(),
@@ -64,7 +86,7 @@ impl ConfigError {
             ConfigError::Ruby { class, .. } => Some(class),
             ConfigError::Erb(error) => error.ruby_class(),
             ConfigError::Yaml(error) => Some(error.ruby_class()),
-            ConfigError::Unreadable { .. } => Some("Errno::EACCES"),
+            ConfigError::Unreadable { class, .. } => Some(class),
         }
     }
 
@@ -72,6 +94,12 @@ impl ConfigError {
     pub fn location(&self) -> Option<Location> {
         match self {
             ConfigError::Invalid { location, .. } => location.clone(),
+            // Ruby's own messages (KeyError, Errno::ENOENT) name no place; we know it.
+            ConfigError::Erb(error) if error.ruby_class().is_some() => Some(Location {
+                file: error.file.clone(),
+                line: error.line,
+                column: 1,
+            }),
             _ => None,
         }
     }

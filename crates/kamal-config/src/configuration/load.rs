@@ -99,10 +99,7 @@ fn load_file(path: &Path, environment: &mut dyn Environment) -> Result<LoadedFil
     }
     let source = environment
         .read_file(path)
-        .map_err(|error| ConfigError::Unreadable {
-            path: path.to_path_buf(),
-            reason: error.to_string(),
-        })?;
+        .map_err(|error| ConfigError::io(path, &error))?;
     // Errors name the file as the user would type it.
     let shown = path
         .strip_prefix(environment.current_dir())
@@ -141,8 +138,22 @@ fn locate(error: ConfigError, files: &[LoadedFile], current_dir: &Path) -> Confi
     else {
         return error;
     };
+    // For "unknown key(s): a, b" point at the first unknown key itself.
+    let unknown_key = message
+        .split_once("unknown key: ")
+        .or_else(|| message.split_once("unknown keys: "))
+        .and_then(|(_, keys)| keys.split(", ").next())
+        .map(str::to_string);
     let location = files.iter().rev().find_map(|file| {
-        let node = find(&file.root, &context)?;
+        let parent = find(&file.root, &context)?;
+        let node = match (&unknown_key, &parent.value) {
+            (Some(key), Value::Mapping(mapping)) => mapping
+                .entries
+                .iter()
+                .find(|(candidate, _)| super::raw::to_s(&candidate.value) == *key)
+                .map(|(key, _)| key)?,
+            _ => parent,
+        };
         let path = file
             .path
             .strip_prefix(current_dir)

@@ -44,7 +44,7 @@ pub fn run(
             let configuration = configuration::load(options, environment)?;
             let secrets_path = raw::get_string(Some(&configuration.raw), "secrets_path")
                 .unwrap_or_else(|| ".kamal/secrets".to_string());
-            let secrets = Secrets::load(&secrets_path, configuration.destination.as_deref(), environment)?;
+            let secrets = load(&secrets_path, configuration.destination.as_deref(), environment)?;
             let printed = cli::print(&secrets);
             // `print` is the one place that shows values, on purpose (debugging).
             printer.data(printed.expose());
@@ -53,4 +53,21 @@ pub fn run(
     };
     printer.line(printed.expose());
     Ok(())
+}
+
+/// Loads the secrets files, refusing a `$(...)` that failed. Kamal silently uses whatever a
+/// failing command printed (often nothing: an empty password); we stop and say which key
+/// and file. `$(command || true)` keeps Kamal's behaviour where a failure is expected.
+pub fn load(
+    secrets_path: &str,
+    destination: Option<&str>,
+    environment: &mut dyn Environment,
+) -> Result<Secrets, SecretsError> {
+    let secrets = Secrets::load(secrets_path, destination, environment)?;
+    if let Some(failure) = secrets.command_failures().first() {
+        return Err(SecretsError::Failed(format!(
+            "{failure} (write `$(command || true)` to accept a failing command)"
+        )));
+    }
+    Ok(secrets)
 }
