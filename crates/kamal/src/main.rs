@@ -76,7 +76,7 @@ fn run(words: &[String]) -> ExitCode {
         return ExitCode::FAILURE;
     }
     if parsed.flag("help") {
-        printer.line(&format!("Usage:\n  {}\n\n{}", spec.usage, spec.summary));
+        printer.data(&cli::command_help(name));
         return ExitCode::SUCCESS;
     }
 
@@ -107,14 +107,16 @@ fn run(words: &[String]) -> ExitCode {
             Ok(())
         }
         "help" => {
-            printer.data(&cli::help_text());
+            match parsed.arguments.first().map(|word| cli::resolve(word)) {
+                Some(Resolution::Command(command)) => printer.data(&cli::command_help(command)),
+                _ => printer.data(&cli::help_text()),
+            }
             Ok(())
         }
         "init" => {
             let directory = kamal_config::Environment::current_dir(&environment).to_path_buf();
-            commands::init::run(&printer, &directory, parsed.flag("bundle")).map_err(|error| {
-                Failure::from(ConfigError::io(directory, &error))
-            })
+            commands::init::run(&printer, &directory, parsed.flag("bundle"))
+                .map_err(|error| Failure::from(ConfigError::io(directory, &error)))
         }
         "version" => {
             commands::version::run(&printer);

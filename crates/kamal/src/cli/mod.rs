@@ -126,6 +126,19 @@ impl GlobalSettings {
     }
 }
 
+/// Thor's `kamal help COMMAND`: usage, the class options, then the summary.
+pub fn command_help(name: &str) -> String {
+    let Some(command) = spec(name) else {
+        return help_text();
+    };
+    format!(
+        "Usage:\n  {}\n\n{}\n{}\n",
+        command.usage, OPTIONS_HELP, command.summary
+    )
+}
+
+const OPTIONS_HELP: &str = "Options:\n  -v, [--verbose], [--no-verbose], [--skip-verbose]  # Detailed logging\n  -q, [--quiet], [--no-quiet], [--skip-quiet]        # Minimal logging\n      [--version=VERSION]                            # Run commands against a specific app version\n  -p, [--primary], [--no-primary], [--skip-primary]  # Run commands only on primary host instead of all\n  -h, [--hosts=HOSTS]                                # Run commands on these hosts instead of all (separate by comma, supports wildcards with *)\n  -r, [--roles=ROLES]                                # Run commands on these roles instead of all (separate by comma, supports wildcards with *)\n  -c, [--config-file=CONFIG_FILE]                    # Path to config file\n                                                     # Default: config/deploy.yml\n  -d, [--destination=DESTINATION]                    # Specify destination to be used for config file (staging -> deploy.staging.yml)\n  -H, [--skip-hooks]                                 # Don't run hooks\n                                                     # Default: false\n";
+
 /// Thor's listing for `kamal` / `kamal help`.
 pub fn help_text() -> String {
     let width = COMMANDS
@@ -137,9 +150,8 @@ pub fn help_text() -> String {
     for command in COMMANDS {
         text.push_str(&format!("  {:width$}  # {}\n", command.usage, command.summary));
     }
-    text.push_str(
-        "\nOptions:\n  -v, [--verbose]                  # Detailed logging\n  -q, [--quiet]                    # Minimal logging\n      [--version=VERSION]          # Run commands against a specific app version\n  -p, [--primary]                  # Run commands only on primary host instead of all\n  -h, [--hosts=HOSTS]              # Run commands on these hosts instead of all (separate by comma, supports wildcards with *)\n  -r, [--roles=ROLES]              # Run commands on these roles instead of all (separate by comma, supports wildcards with *)\n  -c, [--config-file=CONFIG_FILE]  # Path to config file\n                                   # Default: config/deploy.yml\n  -d, [--destination=DESTINATION]  # Specify destination to be used for config file (staging -> deploy.staging.yml)\n  -H, [--skip-hooks]               # Don't run hooks\n                                   # Default: false\n\n",
-    );
+    text.push('\n');
+    text.push_str(OPTIONS_HELP);
     text
 }
 
