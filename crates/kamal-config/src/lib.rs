@@ -8,6 +8,7 @@
 pub mod configuration;
 pub mod environment;
 pub mod erb;
+pub mod ruby;
 pub mod secrets;
 pub mod yaml;
 

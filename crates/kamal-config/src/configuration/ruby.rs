@@ -43,32 +43,6 @@ pub fn float_to_s(number: f64) -> String {
     }
 }
 
-/// Ruby's `String#dump` body (without the surrounding quotes) for an ASCII string.
-fn dump_ascii(text: &str) -> String {
-    let mut out = String::new();
-    let bytes: Vec<char> = text.chars().collect();
-    for (index, &character) in bytes.iter().enumerate() {
-        match character {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{c}' => out.push_str("\\f"),
-            '\u{b}' => out.push_str("\\v"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{1b}' => out.push_str("\\e"),
-            '#' if matches!(bytes.get(index + 1), Some('{') | Some('$') | Some('@')) => out.push_str("\\#"),
-            character if (character as u32) < 0x20 || character as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02X}", character as u32))
-            }
-            character => out.push(character),
-        }
-    }
-    out
-}
-
 /// Kamal's `escape_shell_value`: each ASCII run is `dump`ed (double-quoted), backticks are
 /// escaped, and `$` is escaped unless it starts a `${...}` (left for the remote shell).
 /// Non-ASCII runs are kept raw, outside the quotes.
@@ -103,7 +77,7 @@ pub fn escape_shell_value(value: &str) -> String {
 }
 
 fn escape_ascii_shell_value(value: &str) -> String {
-    let dumped = format!("\"{}\"", dump_ascii(value)).replace('`', "\\`");
+    let dumped = crate::ruby::dump_ascii(value).replace('`', "\\`");
     // `$` not followed by `{...}` becomes `\$`.
     let characters: Vec<char> = dumped.chars().collect();
     let mut out = String::new();

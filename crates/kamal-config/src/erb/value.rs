@@ -172,30 +172,7 @@ impl Value {
 
 /// Ruby's `String#inspect` for UTF-8 strings.
 pub fn inspect_string(text: &str) -> String {
-    let mut inspected = String::with_capacity(text.len() + 2);
-    inspected.push('"');
-    let mut characters = text.chars().peekable();
-    while let Some(character) = characters.next() {
-        match character {
-            '"' => inspected.push_str("\\\""),
-            '\\' => inspected.push_str("\\\\"),
-            '\n' => inspected.push_str("\\n"),
-            '\t' => inspected.push_str("\\t"),
-            '\r' => inspected.push_str("\\r"),
-            '\u{c}' => inspected.push_str("\\f"),
-            '\u{b}' => inspected.push_str("\\v"),
-            '\u{7}' => inspected.push_str("\\a"),
-            '\u{8}' => inspected.push_str("\\b"),
-            '\u{1b}' => inspected.push_str("\\e"),
-            '#' if matches!(characters.peek(), Some('{' | '$' | '@')) => inspected.push_str("\\#"),
-            character if character.is_control() => {
-                inspected.push_str(&format!("\\u{:04X}", character as u32))
-            }
-            character => inspected.push(character),
-        }
-    }
-    inspected.push('"');
-    inspected
+    crate::ruby::inspect(text)
 }
 
 fn inspect_symbol(name: &str) -> String {

@@ -11,7 +11,7 @@ pub mod dotenv;
 mod env_file;
 mod error;
 mod files;
-mod ruby;
+use crate::ruby;
 mod sensitive;
 pub mod shellwords;
 pub mod substitution;

@@ -1,7 +1,7 @@
-//! The few Ruby string behaviours the secrets layer reproduces byte for byte: `strip`,
-//! `chomp`, `split("/")`, `String#dump`, `JSON.dump` of a string, and the lenient
-//! `Base64.decode64`. Kamal's output (env files, JSON from `secrets fetch`, command lines)
-//! depends on them exactly.
+//! The Ruby string behaviours kamal-rs reproduces byte for byte: `strip`, `chomp`,
+//! `split("/")`, `String#dump`, `String#inspect`, `JSON.dump` of a string, `Float#to_s` and
+//! the lenient `Base64.decode64`. Kamal's output (env files, JSON from `secrets fetch`,
+//! command lines, ERB output, error messages) depends on them exactly.
 
 /// Ruby's whitespace for `strip`: ASCII blanks and NUL.
 fn is_strip_character(character: char) -> bool {
