@@ -5,24 +5,32 @@
 //! decides which error a user sees first when a file has several problems.
 
 mod accessory;
+mod boot;
+pub mod builder;
 mod env;
 pub mod error;
 mod load;
 mod logging;
+pub mod names;
 mod output;
 mod proxy;
 pub mod raw;
+pub mod registry;
 mod role;
 pub mod ruby;
 pub mod schema;
 mod sections;
+pub mod ssh;
 pub mod validator;
 
 pub use accessory::Accessory;
+pub use builder::{Builder, BuilderKind};
 pub use env::Env;
 pub use error::{ConfigError, Location, Result};
 pub use load::{load, LoadOptions};
+pub use registry::Registry;
 pub use role::{Role, TaggedHost};
+pub use ssh::{KeyData, Ssh, SshConfigFiles, SshProxy};
 
 use crate::environment::Environment;
 use crate::yaml::{Mapping, Node, Value};
