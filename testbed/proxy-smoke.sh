@@ -19,7 +19,8 @@
 # `kamal-proxy deploy` (checking from here that every request during the
 # switch is answered 200), a deploy that fails its health check (exit 1, v2
 # keeps serving), maintenance and live, `docker restart` and `docker stop` +
-# `docker container start` of the proxy (state restored), `kamal-proxy list`;
+# `docker container start` of the proxy and Kamal's `proxy reboot` sequence
+# (state restored each time), `kamal-proxy list`;
 # then remove what it started. One PASS/FAIL line per check, then
 # `N passed, M failed`; exits non-zero on any failure.
 set -euo pipefail
@@ -99,13 +100,15 @@ page_is() {
 
 # check_host INDEX IP: writes "PASS|FAIL description" lines to $work/INDEX.
 check_host() {
-    local index=$1 ip=$2
-    local out=$work/$index name="vm$index $ip" control=$work/ssh-$index output
+    # Not local: the EXIT trap below needs ip and control after the function has unwound.
+    index=$1 ip=$2 control=$work/ssh-$1
+    local out=$work/$index name="vm$index $ip" output
 
     on_vm() { ssh -F "$STATE/ssh_config" -o ControlMaster=auto -o ControlPath="$control" -o ControlPersist=300 "root@$ip" "$@"; }
     pass() { echo "PASS $name: $*" >>"$out"; }
     fail() { echo "FAIL $name: $*" >>"$out"; }
-    # step DESCRIPTION COMMAND...: PASS when COMMAND succeeds, else FAIL with its last output lines.
+    # step DESCRIPTION COMMAND...: PASS when COMMAND succeeds, else FAIL with its last output lines and status 1
+    # (callers say `|| return` when later checks make no sense without it, else `|| true`: this runs under set -e).
     step() {
         local description=$1
         shift
@@ -155,7 +158,7 @@ check_host() {
     ) >"$statuses" &
     local load=$!
     poll 5 test -s "$statuses" || true
-    step "kamal-proxy deploy v2 (Kamal's flags)" on_vm "$(deploy v2)"
+    step "kamal-proxy deploy v2 (Kamal's flags)" on_vm "$(deploy v2)" || true
     touch "$stop_load"
     wait "$load"
     local total bad
@@ -174,22 +177,27 @@ check_host() {
     fi
     if page_is "$ip" 200 "app v2"; then pass "v2 still serves after the failed deploy"; else fail "v2 no longer serves after the failed deploy"; fi
 
-    step "kamal app maintenance (stop --message)" on_vm "$maintenance"
+    step "kamal app maintenance (stop --message)" on_vm "$maintenance" || true
     if page_is "$ip" 503 "Back soon"; then pass "maintenance: 503 with the message"; else fail "maintenance: not a 503 with the message: $(curl -sS --max-time 2 -o /dev/null -w '%{http_code}' "http://$ip/")"; fi
     if [[ $(curl -sS --max-time 2 -o /dev/null -w '%{http_code}' "http://$ip/up") == 200 ]]; then pass "maintenance: /up still 200 for outside health checks"; else fail "maintenance: /up not 200"; fi
-    step "kamal app live (resume)" on_vm "$live"
+    step "kamal app live (resume)" on_vm "$live" || true
     if page_is "$ip" 200 "app v2"; then pass "live: 200 from v2"; else fail "live: not 200 from v2"; fi
 
-    step "docker restart kamal-proxy" on_vm "docker restart kamal-proxy"
+    step "docker restart kamal-proxy" on_vm "docker restart kamal-proxy" || return
     if poll 30 page_is "$ip" 200 "app v2"; then pass "after docker restart: state restored, v2 serves"; else fail "after docker restart: v2 does not serve: $(on_vm 'docker logs --tail 5 kamal-proxy' 2>&1 | tr '\n' ' ')"; fi
 
     # Maintenance survives the proxy being stopped and started again (Kamal's `proxy stop` / `proxy boot`).
-    step "maintenance again" on_vm "$maintenance"
-    step "docker container stop kamal-proxy exits 0" on_vm "docker container stop kamal-proxy && test \"\$(docker inspect kamal-proxy --format '{{.State.ExitCode}}')\" = 0"
-    step "docker container start kamal-proxy" on_vm "docker container start kamal-proxy"
+    step "maintenance again" on_vm "$maintenance" || true
+    step "docker container stop kamal-proxy exits 0" on_vm "docker container stop kamal-proxy && test \"\$(docker inspect kamal-proxy --format '{{.State.ExitCode}}')\" = 0" || return
+    step "docker container start kamal-proxy" on_vm "docker container start kamal-proxy" || return
     if poll 30 page_is "$ip" 503 "Back soon"; then pass "after stop + start: still in maintenance with the message"; else fail "after stop + start: not in maintenance"; fi
-    step "live again" on_vm "$live"
+    step "live again" on_vm "$live" || true
     if page_is "$ip" 200 "app v2"; then pass "live again: v2 serves"; else fail "live again: v2 does not serve"; fi
+
+    # `kamal proxy reboot`: stop, remove by the image's title label (a container without it survives the prune
+    # and the new `docker run --name kamal-proxy` clashes with it), run again on the same config volume.
+    step "kamal proxy reboot: stop, prune by label, docker run" on_vm "docker container stop kamal-proxy && docker container prune --force --filter label=org.opencontainers.image.title=kamal-proxy && mkdir -p .kamal/proxy/apps-config && $proxy_run" || return
+    if poll 30 page_is "$ip" 200 "app v2"; then pass "after reboot: state restored from the volume, v2 serves"; else fail "after reboot: v2 does not serve: $(on_vm 'docker logs --tail 5 kamal-proxy' 2>&1 | tr '\n' ' ')"; fi
 
     local v2_id
     v2_id=$(on_vm "$(container_id v2)" 2>/dev/null) || true
