@@ -148,6 +148,14 @@ check_host() {
     step "kamal-proxy deploy v1 (Kamal's flags)" on_vm "$(deploy v1)" || return
     if poll 5 page_is "$ip" 200 "app v1"; then pass "http://$ip/ serves v1"; else fail "http://$ip/ does not serve v1: $(curl -sS --max-time 2 "http://$ip/" 2>&1 | tail -1)"; fi
 
+    # Go's status line and canonical header names (curl -i output, scripts that grep it).
+    output=$(curl -sS --max-time 2 -D - -o /dev/null "http://$ip/" 2>&1 | tr -d '\r') || true
+    if [[ $output == "HTTP/1.1 200 OK"* && $output == *$'\nContent-Type: '* && $output == *$'\nContent-Length: '* ]]; then
+        pass "response head as Go writes it (HTTP/1.1, Content-Type, Content-Length)"
+    else
+        fail "response head: $(tr '\n' '|' <<<"$output")"
+    fi
+
     # Every request while v2 takes over must be answered 200, by v1 or v2.
     step "app v2 runs as Kamal runs it" on_vm "$(app_run "$ip" v2)" || return
     local statuses=$work/statuses-$index stop_load=$work/stop-load-$index

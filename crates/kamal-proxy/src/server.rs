@@ -147,7 +147,11 @@ async fn serve_http(listener: TcpListener, proxy: Arc<Proxy>, stop: Cancellation
     // GracefulShutdown does not cover connections with upgrades, which we need for WebSockets.)
     let (connections_open, mut all_closed) = tokio::sync::mpsc::channel::<()>(1);
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.max_buf_size(MAX_HEADER_BYTES).keep_alive(true);
+    // Go writes header names in canonical form (`Content-Type`, `Etag`); so does hyper with title case.
+    builder
+        .max_buf_size(MAX_HEADER_BYTES)
+        .keep_alive(true)
+        .title_case_headers(true);
     loop {
         let (stream, peer) = tokio::select! {
             _ = stop.cancelled() => break,

@@ -784,3 +784,82 @@ async fn bad_input_gets_clear_errors_and_the_server_keeps_running() {
         .services
         .is_some_and(|services| services.contains_key("web")));
 }
+
+/// Found on the test bed: an HTTP/1.0 upstream (Python's `http.server`) made the proxy answer an HTTP/1.1 client
+/// with `HTTP/1.0 200 OK`, and header names went out lower-cased both ways. Go answers `HTTP/1.1` and writes
+/// canonical names (`Content-Type`, `Etag`) to clients and upstreams.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_1_0_upstream_still_gets_an_http_1_1_status_line_and_canonical_header_names() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    // A raw upstream that speaks HTTP/1.0 with lower-case names and records the request heads it receives.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let upstream = listener.local_addr().expect("address").to_string();
+    let (heads, mut received) = tokio::sync::mpsc::unbounded_channel::<String>();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let heads = heads.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match stream.read(&mut byte).await {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let _ = heads.send(String::from_utf8_lossy(&head).into_owned());
+                let _ = stream
+                    .write_all(b"HTTP/1.0 200 OK\r\ncontent-type: text/plain\r\netag: \"v1\"\r\ncontent-length: 2\r\n\r\nok")
+                    .await;
+            });
+        }
+    });
+    let proxy = Proxy::start().await;
+    proxy
+        .deploy(deploy_args("web", &[upstream], &[], &[]))
+        .await
+        .expect("deploy");
+    while received.try_recv().is_ok() {} // health checks
+
+    let mut client = tokio::net::TcpStream::connect(proxy.http).await.expect("connect");
+    for round in 0..2 {
+        client
+            .write_all(b"GET /page HTTP/1.1\r\nhost: example.com\r\nuser-agent: probe\r\n\r\n")
+            .await
+            .expect("write");
+        let mut reply = Vec::new();
+        let mut chunk = [0u8; 1024];
+        while !reply.ends_with(b"\r\n\r\nok") {
+            let read = tokio::time::timeout(Duration::from_secs(5), client.read(&mut chunk))
+                .await
+                .expect("reply in time")
+                .expect("read");
+            assert!(
+                read > 0,
+                "round {round}: the connection closed: {}",
+                String::from_utf8_lossy(&reply)
+            );
+            reply.extend_from_slice(&chunk[..read]);
+        }
+        let reply = String::from_utf8_lossy(&reply);
+        assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+        assert!(reply.contains("\r\nContent-Type: text/plain\r\n"), "{reply}");
+        assert!(reply.contains("\r\nEtag: \"v1\"\r\n"), "{reply}");
+        assert!(!reply.contains("onnection: close"), "{reply}");
+
+        let head = tokio::time::timeout(Duration::from_secs(5), received.recv())
+            .await
+            .expect("upstream request in time")
+            .expect("upstream request");
+        assert!(head.starts_with("GET /page HTTP/1.1\r\n"), "{head}");
+        for name in [
+            "Host: example.com",
+            "User-Agent: probe",
+            "X-Forwarded-For: ",
+            "X-Request-Id: ",
+        ] {
+            assert!(head.contains(&format!("\r\n{name}")), "{name} in {head}");
+        }
+    }
+}

@@ -81,6 +81,11 @@ pub async fn forward(
         }
     };
 
+    // The client gets Go's status line, `HTTP/1.1`, whatever the upstream spoke: passing an upstream's
+    // `HTTP/1.0` on would tell an HTTP/1.1 client the connection is not kept alive. (hyper still answers an
+    // HTTP/1.0 client with `HTTP/1.0`.)
+    *response.version_mut() = Version::HTTP_11;
+
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(client_upgrade) = client_upgrade {
             let upstream_upgrade = hyper::upgrade::on(&mut response);

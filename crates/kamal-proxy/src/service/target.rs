@@ -76,8 +76,10 @@ impl Target {
     pub fn new(address: String) -> Arc<Self> {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
+        // Go's transport sends canonical header names (`User-Agent`, `X-Forwarded-For`); title case matches.
         let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(100)
+            .http1_title_case_headers(true)
             .build(connector);
         Arc::new(Self {
             address,
