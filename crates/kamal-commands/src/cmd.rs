@@ -10,7 +10,10 @@ use kamal_config::secrets::Secret;
 pub enum Part {
     Plain(String),
     /// Shown as `redaction` (e.g. `[REDACTED]` or `KEY=[REDACTED]`), sent as `value`.
-    Sensitive { value: Secret, redaction: String },
+    Sensitive {
+        value: Secret,
+        redaction: String,
+    },
 }
 
 impl std::fmt::Debug for Part {
@@ -40,7 +43,10 @@ impl Cmd {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Cmd { parts: words.into_iter().map(|word| Part::Plain(word.into())).collect(), stdin: None }
+        Cmd {
+            parts: words.into_iter().map(|word| Part::Plain(word.into())).collect(),
+            stdin: None,
+        }
     }
 
     pub fn push(&mut self, word: impl Into<String>) -> &mut Cmd {
@@ -49,7 +55,10 @@ impl Cmd {
     }
 
     pub fn push_sensitive(&mut self, value: Secret, redaction: impl Into<String>) -> &mut Cmd {
-        self.parts.push(Part::Sensitive { value, redaction: redaction.into() });
+        self.parts.push(Part::Sensitive {
+            value,
+            redaction: redaction.into(),
+        });
         self
     }
 
@@ -57,6 +66,12 @@ impl Cmd {
         for word in words {
             self.push(word);
         }
+        self
+    }
+
+    /// [`Cmd::extend`] that hands the command back, for building in one expression.
+    pub fn with_words(mut self, words: impl IntoIterator<Item = impl Into<String>>) -> Cmd {
+        self.extend(words);
         self
     }
 
@@ -80,6 +95,67 @@ impl Cmd {
         combined
     }
 
+    /// Appends every part of `other` (its stdin, if any, when this one has none).
+    pub fn append(&mut self, other: &Cmd) -> &mut Cmd {
+        self.parts.extend(other.parts.iter().cloned());
+        if self.stdin.is_none() {
+            self.stdin = other.stdin.clone();
+        }
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// SSHKit's `execute(..., env:)`: `( export K="V" ; <command> )`, values with `"`
+    /// escaped. The `/usr/bin/env ` rule applies to the inner command, as SSHKit maps the
+    /// command before wrapping it; the wrapper's first word holds spaces, so it is not mapped
+    /// again. SSHKit logs the two forms apart: `Running <command> on localhost` shows the
+    /// command without the wrapper, the DEBUG `Command: ( export … )` line shows this one.
+    pub fn with_env(&self, environment: &[(&str, &str)]) -> Cmd {
+        if environment.is_empty() {
+            return self.clone();
+        }
+        let assignments: Vec<String> = environment
+            .iter()
+            .map(|(key, value)| format!("{key}=\"{}\"", value.replace('"', "\\\"")))
+            .collect();
+        let mut opening = format!("( export {} ;", assignments.join(" "));
+        if self.needs_env_prefix() {
+            opening.push_str(" /usr/bin/env");
+        }
+        let mut wrapped = Cmd {
+            parts: vec![Part::Plain(opening)],
+            stdin: self.stdin.clone(),
+        };
+        wrapped.parts.extend(self.parts.iter().cloned());
+        wrapped.push(")");
+        wrapped
+    }
+
+    /// The words joined with spaces, secrets included, without the `/usr/bin/env ` prefix:
+    /// the text Kamal embeds in another command (`sh -c '…'`, `ssh … '…'`).
+    pub fn join_shell(&self) -> String {
+        self.words(true).join(" ")
+    }
+
+    /// [`Cmd::join_shell`] with secrets redacted.
+    pub fn join_display(&self) -> String {
+        self.words(false).join(" ")
+    }
+
+    /// SSHKit's `should_map?`: a first word without whitespace that is not in the command map.
+    fn needs_env_prefix(&self) -> bool {
+        match self.parts.first() {
+            Some(Part::Plain(first)) => {
+                !first.contains(char::is_whitespace) && !COMMAND_MAP.contains(&first.as_str())
+            }
+            Some(Part::Sensitive { value, .. }) => !value.expose().contains(char::is_whitespace),
+            None => false,
+        }
+    }
+
     fn words(&self, reveal: bool) -> Vec<String> {
         self.parts
             .iter()
@@ -97,13 +173,11 @@ impl Cmd {
     }
 
     fn render(&self, reveal: bool) -> String {
-        let words = self.words(reveal);
-        let line = words.join(" ");
-        match words.first() {
-            Some(first) if !first.contains(char::is_whitespace) && !COMMAND_MAP.contains(&first.as_str()) => {
-                format!("/usr/bin/env {line}")
-            }
-            _ => line,
+        let line = self.words(reveal).join(" ");
+        if self.needs_env_prefix() {
+            format!("/usr/bin/env {line}")
+        } else {
+            line
         }
     }
 
@@ -131,7 +205,10 @@ mod tests {
     #[test]
     fn docker_runs_bare_and_other_programs_through_env() {
         assert_eq!(Cmd::new(["docker", "ps"]).to_display(), "docker ps");
-        assert_eq!(Cmd::new(["mkdir", "-p", ".kamal"]).to_display(), "/usr/bin/env mkdir -p .kamal");
+        assert_eq!(
+            Cmd::new(["mkdir", "-p", ".kamal"]).to_display(),
+            "/usr/bin/env mkdir -p .kamal"
+        );
         assert_eq!(Cmd::new(["sh -c 'x'"]).to_display(), "sh -c 'x'");
     }
 
