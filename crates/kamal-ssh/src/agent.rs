@@ -18,6 +18,7 @@ const ADD_DEADLINE: Duration = Duration::from_secs(10);
 pub(crate) struct Agent {
     child: Child,
     socket: PathBuf,
+    public_keys: Vec<PathBuf>,
 }
 
 impl Agent {
@@ -32,7 +33,11 @@ impl Agent {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|error| format!("could not start ssh-agent for ssh/key_data: {error}"))?;
-        let mut agent = Agent { child, socket };
+        let mut agent = Agent {
+            child,
+            socket,
+            public_keys: Vec::new(),
+        };
         let deadline = Instant::now() + START_DEADLINE;
         while !agent.socket.exists() {
             if let Ok(Some(status)) = agent.child.try_wait() {
@@ -50,7 +55,35 @@ impl Agent {
                 return Err(format!("ssh/key_data[{index}]: {error}"));
             }
         }
+        if let Err(error) = agent.write_public_keys(directory) {
+            agent.stop();
+            return Err(error);
+        }
         Ok(agent)
+    }
+
+    /// Writes the agent's public keys beside its socket. Passed as identity files they make
+    /// `IdentitiesOnly=yes` (`keys_only`) still offer the agent's keys, as Net::SSH offers
+    /// `key_data` alongside `keys`.
+    fn write_public_keys(&mut self, directory: &Path) -> Result<(), String> {
+        let mut command = Command::new("ssh-add");
+        command.arg("-L").env("SSH_AUTH_SOCK", &self.socket);
+        let listed = match process::run(command, Input::None, Some(ADD_DEADLINE), &mut |_, _| {}) {
+            Ok(Outcome::Finished(finished)) if finished.exit_status == 0 => finished.stdout,
+            Ok(_) => return Err("ssh-add -L could not list the keys of ssh/key_data".to_string()),
+            Err(error) => return Err(format!("could not run ssh-add: {error}")),
+        };
+        for (index, line) in String::from_utf8_lossy(&listed).lines().enumerate() {
+            let path = directory.join(format!("key-data-{index}.pub"));
+            std::fs::write(&path, format!("{line}\n"))
+                .map_err(|error| format!("could not write {}: {error}", path.display()))?;
+            self.public_keys.push(path);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn public_keys(&self) -> &[PathBuf] {
+        &self.public_keys
     }
 
     fn add(&self, key: &Secret) -> Result<(), String> {

@@ -222,6 +222,10 @@ impl Shared {
         let context = Context {
             config_file,
             agent_socket: agent.as_ref().map(|agent| agent.socket().to_path_buf()),
+            agent_identities: agent
+                .as_ref()
+                .map(|agent| agent.public_keys().to_vec())
+                .unwrap_or_default(),
         };
         Ok(Resources {
             context,

@@ -143,6 +143,8 @@ pub(crate) struct Context {
     pub config_file: Option<PathBuf>,
     /// The private agent holding `key_data`.
     pub agent_socket: Option<PathBuf>,
+    /// Public halves of the agent's keys, offered as identities.
+    pub agent_identities: Vec<PathBuf>,
 }
 
 /// How the config maps to `-F`, given where the generated include file would live.
@@ -208,7 +210,7 @@ pub(crate) fn common_arguments(options: &SshOptions, context: &Context) -> Vec<S
     if let (None, Some(command)) = (&jump, &options.proxy_command) {
         option(format!("ProxyCommand={command}"));
     }
-    for key in &options.keys {
+    for key in options.keys.iter().chain(&context.agent_identities) {
         arguments.push("-i".to_string());
         arguments.push(key.display().to_string());
     }
@@ -418,12 +420,13 @@ mod tests {
         let context = Context {
             config_file: Some(PathBuf::from("/dev/null")),
             agent_socket: Some(PathBuf::from("/tmp/k/agent")),
+            agent_identities: vec![PathBuf::from("/tmp/k/key-data-0.pub")],
         };
         assert_eq!(
             common_arguments(&options, &context).join(" "),
             "-F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o ServerAliveInterval=30 \
              -o ConnectTimeout=5 -o LogLevel=DEBUG -o IdentitiesOnly=yes -o IdentityAgent=/tmp/k/agent \
-             -o ForwardAgent=yes -i /keys/a -i /keys/b -J root@jump.example -l app -p 2222"
+             -o ForwardAgent=yes -i /keys/a -i /keys/b -i /tmp/k/key-data-0.pub -J root@jump.example -l app -p 2222"
         );
     }
 
