@@ -20,7 +20,8 @@
 # switch is answered 200), a deploy that fails its health check (exit 1, v2
 # keeps serving), maintenance and live, `docker restart` and `docker stop` +
 # `docker container start` of the proxy and Kamal's `proxy reboot` sequence
-# (state restored each time), `kamal-proxy list`;
+# (state restored each time), `kamal-proxy list`, and an upgrade from the Go
+# image (a config volume it wrote: restored, and still saved into);
 # then remove what it started. One PASS/FAIL line per check, then
 # `N passed, M failed`; exits non-zero on any failure.
 set -euo pipefail
@@ -177,7 +178,7 @@ check_host() {
 
     # Kamal relies on exit code 1 when the new container never turns healthy, and on the old one serving on.
     on_vm "docker run --detach --name $service-broken --network kamal $app_image:v1 sh -c 'rm /www/up && exec /entrypoint.sh'" >/dev/null 2>&1 || true
-    output=$(on_vm "$(deploy_timeout=3 deploy broken) ; echo exit=\$?" 2>&1) || true
+    output=$(on_vm "$(deploy_timeout=3 deploy broken) 2>&1; echo exit=\$?" 2>&1) || true
     if [[ $output == *"target failed to become healthy"* && $output == *exit=1 ]]; then
         pass "a deploy whose target fails /up exits 1 with 'target failed to become healthy'"
     else
@@ -218,6 +219,19 @@ check_host() {
     fi
     echo "---- vm$index kamal-proxy list ----" >"$work/list-$index"
     on_vm "docker exec kamal-proxy kamal-proxy list" >>"$work/list-$index" 2>&1 || true
+
+    # Upgrade from the Go image: a kamal-proxy-config volume as it leaves it (its user is 1001:1001, a
+    # Go-written state file routing to v2). Our image must restore it and keep saving into it.
+    local go_state
+    go_state='[{"name":"'$service'","options":{"hosts":[""],"path_prefixes":["/"],"tls_enabled":false,"tls_certificate_path":"","tls_private_key_path":"","tls_on_demand_url":"","tls_redirect":true,"canonical_host":"","acme_directory":"","acme_cache_path":"/home/kamal-proxy/.config/kamal-proxy/certs","error_page_path":"","strip_prefix":true,"writer_affinity_timeout":1000000000,"read_targets_accept_websockets":false,"exclude_metrics_paths":null,"client_ip_header":""},"target_options":{"health_check_config":{"path":"/up","port":0,"interval":1000000000,"timeout":5000000000,"host":""},"response_timeout":30000000000,"buffer_requests":true,"buffer_responses":true,"max_memory_buffer_size":1048576,"max_request_body_size":0,"max_response_body_size":0,"log_request_headers":["Cache-Control","Last-Modified","User-Agent"],"log_response_headers":null,"forward_headers":true,"scope_cookie_paths":false},"active_targets":["'$v2_id':80"],"active_readers":[],"rollout_targets":null,"rollout_readers":null,"pause_controller":{"state":0,"stop_message":"","fail_after":0},"rollout_controller":null}]'
+    step "a kamal-proxy-config volume as the Go image leaves it (uid 1001, its state file)" on_vm "docker rm -f kamal-proxy && docker volume rm kamal-proxy-config && docker run --rm -i --volume kamal-proxy-config:/seed $app_image:v1 sh -c 'cat >/seed/kamal-proxy.state && mkdir /seed/certs && chmod 700 /seed/certs && chown -R 1001:1001 /seed'" <<<"$go_state" || return
+    step "proxy booted on it with Kamal's docker run line" on_vm "$proxy_run" || return
+    if poll 30 page_is "$ip" 200 "app v2"; then pass "the Go-written state is restored: v2 serves with no deploy"; else fail "the Go-written state is not restored: $(on_vm 'docker logs --tail 5 kamal-proxy' 2>&1 | tr '\n' ' ')"; fi
+    step "kamal-proxy deploy v1 on the Go-written volume" on_vm "$(deploy v1)" || true
+    output=$(on_vm "docker logs kamal-proxy 2>&1 | grep 'Unable to save state'" 2>&1) || true
+    if [[ -z $output ]]; then pass "the state is saved into the Go-written volume"; else fail "the state is not saved: $output"; fi
+    step "docker restart kamal-proxy" on_vm "docker restart kamal-proxy" || return
+    if poll 30 page_is "$ip" 200 "app v1"; then pass "after docker restart: v1, as saved into the Go-written volume"; else fail "after docker restart: v1 does not serve"; fi
 
     output=$(on_vm "{ $cleanup; } >/dev/null 2>&1; docker ps -a -q --filter name=kamal-proxy --filter name=$service-; docker volume ls -q --filter name=kamal-proxy-config; docker network ls -q --filter name=^kamal\$" 2>&1) || true
     if [[ -z $output ]]; then pass "cleaned up: no proxy or app container, volume or network left"; else fail "clean-up left: $(tr '\n' ' ' <<<"$output")"; fi

@@ -39,9 +39,11 @@ rm -rf "$context"
 mkdir -p "$context/root/etc/ssl/certs" "$context/root/tmp" "$context/home/home/kamal-proxy/.config/kamal-proxy"
 cp "$binary" "$context/kamal-proxy"
 cp "$repository_root/images/kamal-proxy/Dockerfile" "$context/Dockerfile"
-printf 'root:x:0:0:root:/root:/sbin/nologin\nkamal-proxy:x:1000:1000::/home/kamal-proxy:/sbin/nologin\n' \
+# uid/gid 1001 as in the Go image (`useradd kamal-proxy` on ubuntu:noble, whose `ubuntu` user is 1000): the
+# kamal-proxy-config volume outlives image swaps, and a volume written as another uid cannot take the state file.
+printf 'root:x:0:0:root:/root:/sbin/nologin\nkamal-proxy:x:1001:1001::/home/kamal-proxy:/sbin/nologin\n' \
   >"$context/root/etc/passwd"
-printf 'root:x:0:\nkamal-proxy:x:1000:\n' >"$context/root/etc/group"
+printf 'root:x:0:\nkamal-proxy:x:1001:\n' >"$context/root/etc/group"
 if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
   cp /etc/ssl/certs/ca-certificates.crt "$context/root/etc/ssl/certs/ca-certificates.crt"
 fi
@@ -49,7 +51,7 @@ chmod 1777 "$context/root/tmp"
 chmod 0755 "$context/home/home" "$context/home/home/kamal-proxy" "$context/home/home/kamal-proxy/.config"
 chmod 0700 "$context/home/home/kamal-proxy/.config/kamal-proxy"
 tar --numeric-owner --owner=0 --group=0 -C "$context/root" -cf "$context/root.tar" .
-tar --numeric-owner --owner=1000 --group=1000 -C "$context/home" -cf "$context/home.tar" home/kamal-proxy
+tar --numeric-owner --owner=1001 --group=1001 -C "$context/home" -cf "$context/home.tar" home/kamal-proxy
 rm -rf "$context/root" "$context/home"
 
 if [ -n "${STAGE_ONLY:-}" ]; then
