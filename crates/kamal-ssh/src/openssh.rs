@@ -153,7 +153,15 @@ impl cleanup::Close for Shared {
             // In parallel: closing is one round trip per host, each with its own deadline.
             std::thread::scope(|scope| {
                 for master in &masters {
-                    if lock(&master.state).open {
+                    // A master still connecting holds its lock for up to the handshake
+                    // deadline; ask it to exit anyway rather than wait (its `ssh -f` is our
+                    // child and gets the same signal).
+                    let open = match master.state.try_lock() {
+                        Ok(state) => state.open,
+                        Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner().open,
+                        Err(std::sync::TryLockError::WouldBlock) => true,
+                    };
+                    if open {
                         scope.spawn(|| {
                             let _ = self.control(&resources.context, master, "exit");
                         });
@@ -311,7 +319,12 @@ impl Shared {
         // A socket left by a master that died would make OpenSSH skip multiplexing.
         let _ = std::fs::remove_file(&master.control_path);
         let handshake = self.options.connect_timeout * 2 + Duration::from_secs(5);
-        let _permit = self.starts.acquire(handshake * 4).ok_or_else(|| {
+        // Every handshake ahead of us ends within its own deadline, so waiting for as many
+        // rounds as there are hosts per permit is enough.
+        let rounds = lock(&self.masters)
+            .len()
+            .div_ceil(self.options.max_concurrent_starts.max(1)) as u32;
+        let _permit = self.starts.acquire(handshake * (rounds + 1)).ok_or_else(|| {
             self.connection_error(
                 host,
                 ConnectionErrorKind::TimedOut,

@@ -193,7 +193,12 @@ fn one_connection_per_host_for_many_commands() {
     let target = Target::Remote(bed.hosts[0].clone());
     let host = Host::new(&executor, &target);
     let probe = Cmd::new(["echo", "$SSH_CONNECTION"]);
+    let connecting = Instant::now();
     let first = host.capture(&probe).expect("connects");
+    eprintln!(
+        "first command, connection included: {:.3} s",
+        connecting.elapsed().as_secs_f64()
+    );
     let client_port = first.split_whitespace().nth(1).expect("client port").to_string();
 
     let started = Instant::now();
@@ -531,4 +536,100 @@ fn interactive_lines_reach_the_host() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "interactive");
+}
+
+/// The child half of `ctrl_c_closes_the_masters`: opens masters, reports them, waits.
+#[test]
+fn signal_child() {
+    if std::env::var_os("KAMAL_SSH_SIGNAL_CHILD").is_none() {
+        return;
+    }
+    let Some(bed) = bed() else { return };
+    let (executor, _) = executor(bed.options(), Level::Info);
+    on(&executor, &bed.hosts, |host| host.execute(&Cmd::new(["true"]))).expect("runs");
+    for host in &bed.hosts {
+        println!(
+            "SOCKET {} {}",
+            host,
+            executor.control_path(host).expect("open").display()
+        );
+    }
+    std::io::stdout().flush().expect("flush");
+    std::thread::sleep(Duration::from_secs(30));
+}
+
+#[test]
+fn ctrl_c_closes_the_masters() {
+    use std::io::BufRead;
+    use std::os::unix::process::ExitStatusExt;
+    let Some(bed) = bed() else { return };
+    /// Kills the child if an assertion fails first, so it does not linger for 30 s.
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "signal_child", "--nocapture", "--test-threads", "1"])
+        .env("KAMAL_SSH_SIGNAL_CHILD", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(Reap)
+        .expect("child");
+    let child = &mut child.0;
+    let stdout = child.stdout.take().expect("stdout");
+    let mut sockets = Vec::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.expect("line");
+        // libtest may print `test signal_child ... ` on the same line first.
+        if let Some((_, rest)) = line.split_once("SOCKET ") {
+            let (host, path) = rest.split_once(' ').expect("host and path");
+            sockets.push((host.to_string(), PathBuf::from(path)));
+            if sockets.len() == bed.hosts.len() {
+                break;
+            }
+        }
+    }
+    assert_eq!(sockets.len(), bed.hosts.len(), "the child opened its masters");
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("the child did not exit after SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        status.signal(),
+        Some(2),
+        "dies of SIGINT as without a handler: {status:?}"
+    );
+    for (host, socket) in &sockets {
+        let check = std::process::Command::new("ssh")
+            .args([
+                "-o",
+                &format!("ControlPath={}", socket.display()),
+                "-O",
+                "check",
+                host,
+            ])
+            .output()
+            .expect("ssh -O check");
+        assert!(!check.status.success(), "master for {host} closed");
+        assert!(
+            !socket.parent().expect("dir").exists(),
+            "private directory removed"
+        );
+    }
 }
