@@ -35,7 +35,7 @@ for argument in "$@"; do
     case $argument in
     --build) build=true ;;
     --clean) clean=true ;;
-    -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
     -*) die "unknown option $argument (see --help)" ;;
     *) image=$argument ;;
     esac
