@@ -55,6 +55,8 @@ impl std::fmt::Debug for OpenSsh {
 
 struct Shared {
     options: SshOptions,
+    /// `ssh`; a stand-in in tests that need OpenSSH to fail in ways the bed cannot.
+    program: PathBuf,
     printer: Arc<Printer>,
     prepared: Mutex<Prepared>,
     masters: Mutex<HashMap<String, Arc<Master>>>,
@@ -75,7 +77,7 @@ enum Prepared {
 struct Resources {
     context: Context,
     // Field order matters: the agent stops before its socket's directory is removed.
-    _agent: Option<Agent>,
+    agent: Mutex<Option<Agent>>,
     directory: PrivateDir,
 }
 
@@ -94,9 +96,14 @@ impl OpenSsh {
     /// An executor for these options, printing through `printer`. Nothing is started until
     /// the first command.
     pub fn new(options: SshOptions, printer: Arc<Printer>) -> OpenSsh {
+        OpenSsh::with_program(options, printer, PathBuf::from("ssh"))
+    }
+
+    fn with_program(options: SshOptions, printer: Arc<Printer>, program: PathBuf) -> OpenSsh {
         let starts = Semaphore::new(options.max_concurrent_starts.max(1));
         let shared = Arc::new(Shared {
             options,
+            program,
             printer,
             prepared: Mutex::new(Prepared::NotYet),
             masters: Mutex::new(HashMap::new()),
@@ -170,6 +177,14 @@ impl cleanup::Close for Shared {
             });
         }
         *lock(&self.prepared) = Prepared::Closed;
+        // Commands still running hold the resources; on a signal the process ends before
+        // they let go, so the agent and the directory go now rather than on the last drop.
+        if let Some(resources) = resources {
+            if let Some(mut agent) = lock(&resources.agent).take() {
+                agent.stop();
+            }
+            let _ = std::fs::remove_dir_all(resources.directory.path());
+        }
     }
 }
 
@@ -237,7 +252,7 @@ impl Shared {
         };
         Ok(Resources {
             context,
-            _agent: agent,
+            agent: Mutex::new(agent),
             directory,
         })
     }
@@ -291,17 +306,19 @@ impl Shared {
         })
     }
 
+    /// Kamal's `with_dns_retry`: up to `dns_retries` more attempts after a resolution
+    /// failure, each announced as `attempt n/retries`.
     fn open_master(&self, context: &Context, master: &Master) -> Result<(), Error> {
-        let attempts = self.options.dns_retries.max(1);
+        let retries = self.options.dns_retries;
         let mut attempt = 1;
         loop {
             match self.start_master(context, master) {
                 Err(Error::Connection(error))
-                    if error.kind == ConnectionErrorKind::NameResolution && attempt < attempts =>
+                    if error.kind == ConnectionErrorKind::NameResolution && attempt <= retries =>
                 {
                     let delay = dns_retry_delay(attempt, crate::random::fraction());
                     self.printer.warn(&format!(
-                        "Retrying DNS for {} (attempt {attempt}/{attempts}) in {:.2}s: {}",
+                        "Retrying DNS for {} (attempt {attempt}/{retries}) in {:.2}s: {}",
                         master.host,
                         delay.as_secs_f64(),
                         error.detail
@@ -331,7 +348,7 @@ impl Shared {
                 "waited too long for a free connection slot (sshkit/max_concurrent_starts)".to_string(),
             )
         })?;
-        let mut command = Command::new("ssh");
+        let mut command = Command::new(&self.program);
         command.args(options::master_arguments(
             &self.options,
             context,
@@ -369,7 +386,7 @@ impl Shared {
 
     /// `ssh -O <request>` against `master`.
     fn control(&self, context: &Context, master: &Master, request: &str) -> Result<(), String> {
-        let mut command = Command::new("ssh");
+        let mut command = Command::new(&self.program);
         command.args(options::control_arguments(
             &self.options,
             context,
@@ -387,19 +404,25 @@ impl Shared {
         }
     }
 
+    /// An `ssh` process that runs `shell` over `master`'s connection.
+    fn client(&self, resources: &Resources, master: &Master, shell: &str) -> Command {
+        let mut ssh = Command::new(&self.program);
+        ssh.args(options::client_arguments(
+            &self.options,
+            &resources.context,
+            &master.control_path,
+            &master.host,
+            shell,
+        ));
+        ssh
+    }
+
     fn run_remote(&self, host: &str, command: &Cmd, options: RunOptions) -> Result<Output, Error> {
         let id = command_id();
         let display = command.to_display();
         self.printer.running(&id, options.verbosity, &display, host);
         let (resources, master) = self.connect(host)?;
-        let mut ssh = Command::new("ssh");
-        ssh.args(options::client_arguments(
-            &self.options,
-            &resources.context,
-            &master.control_path,
-            host,
-            &command.to_shell(),
-        ));
+        let ssh = self.client(&resources, &master, &command.to_shell());
         let finished = self.run_process(host, &id, ssh, command)?;
         // 255 is ssh's own failure code (or the command's); only a dead master tells them apart.
         if finished.exit_status == 255 && self.control(&resources.context, &master, "check").is_err() {
@@ -495,14 +518,7 @@ impl Shared {
         self.printer.uploading(remote_path, false);
         let (resources, master) = self.connect(host)?;
         let script = upload_script(remote_path, mode);
-        let mut ssh = Command::new("ssh");
-        ssh.args(options::client_arguments(
-            &self.options,
-            &resources.context,
-            &master.control_path,
-            host,
-            &format!("sh -c {}", shell_quote(&script)),
-        ));
+        let ssh = self.client(&resources, &master, &format!("sh -c {}", shell_quote(&script)));
         let outcome =
             process::run(ssh, input, self.options.command_timeout, &mut |_, _| {}).map_err(|source| {
                 Error::Spawn {
@@ -814,6 +830,54 @@ mod tests {
             1,
             "no temporary file left"
         );
+    }
+
+    #[test]
+    fn unresolvable_names_are_retried_with_kamals_warnings() {
+        let directory = PrivateDir::create(&std::env::temp_dir()).expect("dir");
+        let fake = directory.path().join("ssh");
+        let calls = directory.path().join("calls");
+        // Stands in for OpenSSH: resolving names would send traffic beyond the test bed.
+        std::fs::write(
+            &fake,
+            format!(
+                "#!/bin/sh\necho call >> '{}'\necho 'ssh: Could not resolve hostname web-1: Name or service not known' >&2\nexit 255\n",
+                calls.display()
+            ),
+        )
+        .expect("fake ssh");
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let captured = crate::printer::tests::Captured::default();
+        let printer = Arc::new(Printer::new(Box::new(captured.clone()), Level::Info, false));
+        let mut options = SshOptions::new();
+        options.dns_retries = 2;
+        let executor = OpenSsh::with_program(options, printer, fake);
+        let error = executor
+            .run(
+                &Target::Remote("web-1".to_string()),
+                &Cmd::new(["true"]),
+                RunOptions::execute(),
+            )
+            .expect_err("does not resolve");
+        assert_eq!(
+            error.to_string(),
+            "could not resolve host name web-1: Name or service not known"
+        );
+        assert_eq!(error.ruby_class(), "SocketError");
+        assert_eq!(std::fs::read_to_string(&calls).expect("calls").lines().count(), 3);
+        let text = captured.text();
+        let warnings: Vec<&str> = text.lines().filter(|line| line.starts_with("  WARN ")).collect();
+        assert_eq!(warnings.len(), 2, "{text}");
+        assert!(
+            warnings[0].starts_with("  WARN Retrying DNS for web-1 (attempt 1/2) in 0.1"),
+            "{text}"
+        );
+        assert!(warnings[0].ends_with("s: ssh: Could not resolve hostname web-1: Name or service not known"));
+        assert!(
+            warnings[1].starts_with("  WARN Retrying DNS for web-1 (attempt 2/2) in 0.2"),
+            "{text}"
+        );
+        assert_eq!(executor.connections_opened(), 0);
     }
 
     #[test]

@@ -86,7 +86,7 @@ pub struct SshOptions {
     pub max_concurrent_starts: usize,
     /// `sshkit.pool_idle_timeout` (900 s): an idle shared connection closes after this long.
     pub pool_idle_timeout: Duration,
-    /// `sshkit.dns_retries` (3): attempts when a host name does not resolve.
+    /// `sshkit.dns_retries` (3): further attempts after a host name fails to resolve.
     pub dns_retries: u32,
     /// TCP connect deadline (OpenSSH `ConnectTimeout`).
     pub connect_timeout: Duration,
@@ -103,7 +103,7 @@ impl Default for SshOptions {
 
 impl SshOptions {
     /// Kamal's defaults: `root`, port 22, `fatal` logging, 30 concurrent starts, 900 s idle
-    /// timeout, 3 DNS attempts.
+    /// timeout, 3 DNS retries.
     pub fn new() -> SshOptions {
         SshOptions {
             user: "root".to_string(),
@@ -225,6 +225,23 @@ pub(crate) fn common_arguments(options: &SshOptions, context: &Context) -> Vec<S
     arguments
 }
 
+/// The common options, the control socket, then what is particular to one invocation.
+fn over_control_path<const N: usize>(
+    options: &SshOptions,
+    context: &Context,
+    control_path: &std::path::Path,
+    particular: [&str; N],
+    host: &str,
+) -> Vec<String> {
+    let mut arguments = common_arguments(options, context);
+    arguments.push("-o".to_string());
+    arguments.push(format!("ControlPath={}", control_path.display()));
+    arguments.extend(particular.iter().map(|argument| argument.to_string()));
+    arguments.push("--".to_string());
+    arguments.push(host.to_string());
+    arguments
+}
+
 /// Starts the shared connection and backgrounds it once authenticated (`-f`), so the
 /// caller learns success or the reason for failure from this process alone.
 pub(crate) fn master_arguments(
@@ -233,20 +250,14 @@ pub(crate) fn master_arguments(
     control_path: &std::path::Path,
     host: &str,
 ) -> Vec<String> {
-    let mut arguments = common_arguments(options, context);
-    arguments.extend([
-        "-o".to_string(),
-        format!("ControlPath={}", control_path.display()),
-        "-o".to_string(),
-        "ControlMaster=yes".to_string(),
-        "-o".to_string(),
-        format!("ControlPersist={}", options.pool_idle_timeout.as_secs().max(1)),
-        "-N".to_string(),
-        "-f".to_string(),
-        "--".to_string(),
-        host.to_string(),
-    ]);
-    arguments
+    let persist = format!("ControlPersist={}", options.pool_idle_timeout.as_secs().max(1));
+    over_control_path(
+        options,
+        context,
+        control_path,
+        ["-o", "ControlMaster=yes", "-o", &persist, "-N", "-f"],
+        host,
+    )
 }
 
 /// Runs one command over the shared connection. `ControlMaster=no` never makes this
@@ -258,17 +269,14 @@ pub(crate) fn client_arguments(
     host: &str,
     shell: &str,
 ) -> Vec<String> {
-    let mut arguments = common_arguments(options, context);
-    arguments.extend([
-        "-o".to_string(),
-        format!("ControlPath={}", control_path.display()),
-        "-o".to_string(),
-        "ControlMaster=no".to_string(),
-        "-T".to_string(),
-        "--".to_string(),
-        host.to_string(),
-        shell.to_string(),
-    ]);
+    let mut arguments = over_control_path(
+        options,
+        context,
+        control_path,
+        ["-o", "ControlMaster=no", "-T"],
+        host,
+    );
+    arguments.push(shell.to_string());
     arguments
 }
 
@@ -280,16 +288,7 @@ pub(crate) fn control_arguments(
     host: &str,
     request: &str,
 ) -> Vec<String> {
-    let mut arguments = common_arguments(options, context);
-    arguments.extend([
-        "-o".to_string(),
-        format!("ControlPath={}", control_path.display()),
-        "-O".to_string(),
-        request.to_string(),
-        "--".to_string(),
-        host.to_string(),
-    ]);
-    arguments
+    over_control_path(options, context, control_path, ["-O", request], host)
 }
 
 /// An interactive command line (`exec -i`, `logs -f`), as Kamal's `run_over_ssh` builds it.
