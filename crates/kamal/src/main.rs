@@ -3,6 +3,7 @@
 mod assets;
 mod cli;
 mod commands;
+mod orchestration;
 mod output;
 mod system;
 
@@ -118,6 +119,9 @@ fn run(words: &[String]) -> ExitCode {
             commands::init::run(&printer, &directory, parsed.flag("bundle"))
                 .map_err(|error| Failure::from(ConfigError::io(directory, &error)))
         }
+        "build" | "lock" | "registry" | "server" => {
+            run_on_hosts(name, &parsed, &settings, &load_options, environment, &printer)
+        }
         "version" => {
             commands::version::run(&printer);
             Ok(())
@@ -161,6 +165,89 @@ pub enum Failure {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Secrets(#[from] SecretsError),
+    /// A failure on hosts or locally, with the Ruby class Kamal names for it.
+    #[error("{message}")]
+    Remote { class: &'static str, message: String },
+    /// `Kamal::Cli::HookError`.
+    #[error("{message}")]
+    Hook { message: String },
+    /// `Kamal::Cli::LockError`.
+    #[error("{0}")]
+    Lock(String),
+    /// Thor's usage errors (stderr, no ERROR line).
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// Commands that work on hosts: resolve the subcommand, build the commander, run.
+fn run_on_hosts(
+    name: &str,
+    parsed: &args::Parsed,
+    settings: &GlobalSettings,
+    load_options: &LoadOptions,
+    environment: system::SystemEnvironment,
+    printer: &Printer,
+) -> Result<(), Failure> {
+    let Some(subcommand) = parsed.arguments.first().map(String::as_str) else {
+        printer.data(&cli::command_help(name));
+        return Ok(());
+    };
+    let known: &[&str] = match name {
+        "build" => &["push", "pull", "deliver", "create", "remove", "details"],
+        "lock" => &["status", "acquire", "release"],
+        "registry" => &["setup", "login", "logout", "remove"],
+        _ => &["exec", "bootstrap"],
+    };
+    if !known.contains(&subcommand) {
+        return Err(Failure::Usage(format!(
+            "Could not find command \"{subcommand}\" in \"{name}\" namespace."
+        )));
+    }
+    if name == "lock" && subcommand == "acquire" && parsed.text("message").is_none() {
+        return Err(Failure::Usage(
+            "No value provided for required options '--message'".into(),
+        ));
+    }
+    let commander =
+        commands::context::commander(settings, load_options, environment, name, Some(subcommand))?;
+    let rest = &parsed.arguments[1..];
+    match (name, subcommand) {
+        ("lock", "status") => commands::lock::status(&commander),
+        ("lock", "acquire") => {
+            commands::lock::acquire(&commander, parsed.text("message").unwrap_or_default())
+        }
+        ("lock", "release") => commands::lock::release(&commander),
+        ("server", "exec") => {
+            if rest.is_empty() {
+                return Err(Failure::Usage(
+                    "No command provided. You must specify a command to execute.".into(),
+                ));
+            }
+            commands::server::exec(&commander, rest, parsed.flag("interactive"), settings.quiet)
+        }
+        ("server", "bootstrap") => commands::server::bootstrap(&commander),
+        ("registry", sub) => {
+            let sides = commands::registry::Sides {
+                skip_local: parsed.flag("skip-local"),
+                skip_remote: parsed.flag("skip-remote"),
+            };
+            match sub {
+                "setup" => commands::registry::setup(&commander, &sides, false),
+                "login" => commands::registry::setup(&commander, &sides, true),
+                "logout" => commands::registry::remove(&commander, &sides, true),
+                _ => commands::registry::remove(&commander, &sides, false),
+            }
+        }
+        ("build", "push") => commands::build::push(&commander, parsed.flag("no-cache")),
+        ("build", "pull") => commands::build::pull(&commander),
+        ("build", "deliver") => {
+            commands::build::push(&commander, parsed.flag("no-cache"))?;
+            commands::build::pull(&commander)
+        }
+        ("build", "create") => commands::build::create(&commander),
+        ("build", "remove") => commands::build::remove(&commander),
+        (_, _) => commands::build::details(&commander),
+    }
 }
 
 /// Prints an error as Kamal does, plus where it points for a person reading it.
@@ -176,7 +263,12 @@ fn report(printer: &Printer, failure: &Failure) {
             }
         }
         // Thor's own argument errors go to stderr without the ERROR line.
-        Failure::Secrets(SecretsError::Usage(message)) => printer.diagnostic(message),
+        Failure::Secrets(SecretsError::Usage(message)) | Failure::Usage(message) => {
+            printer.diagnostic(message)
+        }
+        Failure::Remote { class, message } => printer.error(class, message),
+        Failure::Hook { message } => printer.error("Kamal::Cli::HookError", message),
+        Failure::Lock(message) => printer.error("Kamal::Cli::LockError", message),
         Failure::Secrets(error) => printer.error(secrets_error_class(error), &error.to_string()),
     }
 }

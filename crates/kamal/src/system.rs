@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 
 use kamal_config::environment::{CommandError, CommandOutput, Environment, SpawnPlan};
 
+#[derive(Clone)]
 pub struct SystemEnvironment {
     variables: BTreeMap<String, String>,
     directory: PathBuf,

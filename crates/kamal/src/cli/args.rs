@@ -57,6 +57,7 @@ pub const GLOBAL_OPTIONS: &[OptionSpec] = &[
     value("config-file", Some('c')),
     value("destination", Some('d')),
     flag("skip-hooks", Some('H')),
+    flag("dry-run", None),
     flag("lock-wait", None),
     value("lock-wait-timeout", None),
     value("lock-wait-interval", None),

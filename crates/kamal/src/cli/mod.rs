@@ -19,6 +19,37 @@ pub struct CommandSpec {
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
+        name: "build",
+        usage: "kamal build",
+        summary: "Build application image",
+        options: &[args::flag("no-cache", None), args::value("output", None)],
+        max_arguments: Some(1),
+    },
+    CommandSpec {
+        name: "lock",
+        usage: "kamal lock",
+        summary: "Manage the deploy lock",
+        options: &[args::value("message", Some('m'))],
+        max_arguments: Some(1),
+    },
+    CommandSpec {
+        name: "registry",
+        usage: "kamal registry",
+        summary: "Login and -out of the image registry",
+        options: &[
+            args::flag("skip-local", Some('L')),
+            args::flag("skip-remote", Some('R')),
+        ],
+        max_arguments: Some(1),
+    },
+    CommandSpec {
+        name: "server",
+        usage: "kamal server",
+        summary: "Bootstrap servers with curl and Docker",
+        options: &[args::flag("interactive", Some('i'))],
+        max_arguments: None,
+    },
+    CommandSpec {
         name: "config",
         usage: "kamal config",
         summary: "Show combined config (including secrets!)",
@@ -111,6 +142,11 @@ pub struct GlobalSettings {
     pub config_file: Option<String>,
     pub destination: Option<String>,
     pub skip_hooks: bool,
+    pub hosts: Option<String>,
+    pub roles: Option<String>,
+    pub primary: bool,
+    /// Print per host what would run; change nothing.
+    pub dry_run: bool,
 }
 
 impl GlobalSettings {
@@ -122,6 +158,10 @@ impl GlobalSettings {
             config_file: parsed.text("config-file").map(String::from),
             destination: parsed.text("destination").map(String::from),
             skip_hooks: parsed.flag("skip-hooks"),
+            hosts: parsed.text("hosts").map(String::from),
+            roles: parsed.text("roles").map(String::from),
+            primary: parsed.flag("primary"),
+            dry_run: parsed.flag("dry-run"),
         }
     }
 }
@@ -137,7 +177,7 @@ pub fn command_help(name: &str) -> String {
     )
 }
 
-const OPTIONS_HELP: &str = "Options:\n  -v, [--verbose], [--no-verbose], [--skip-verbose]  # Detailed logging\n  -q, [--quiet], [--no-quiet], [--skip-quiet]        # Minimal logging\n      [--version=VERSION]                            # Run commands against a specific app version\n  -p, [--primary], [--no-primary], [--skip-primary]  # Run commands only on primary host instead of all\n  -h, [--hosts=HOSTS]                                # Run commands on these hosts instead of all (separate by comma, supports wildcards with *)\n  -r, [--roles=ROLES]                                # Run commands on these roles instead of all (separate by comma, supports wildcards with *)\n  -c, [--config-file=CONFIG_FILE]                    # Path to config file\n                                                     # Default: config/deploy.yml\n  -d, [--destination=DESTINATION]                    # Specify destination to be used for config file (staging -> deploy.staging.yml)\n  -H, [--skip-hooks]                                 # Don't run hooks\n                                                     # Default: false\n";
+const OPTIONS_HELP: &str = "Options:\n  -v, [--verbose], [--no-verbose], [--skip-verbose]  # Detailed logging\n  -q, [--quiet], [--no-quiet], [--skip-quiet]        # Minimal logging\n      [--version=VERSION]                            # Run commands against a specific app version\n  -p, [--primary], [--no-primary], [--skip-primary]  # Run commands only on primary host instead of all\n  -h, [--hosts=HOSTS]                                # Run commands on these hosts instead of all (separate by comma, supports wildcards with *)\n  -r, [--roles=ROLES]                                # Run commands on these roles instead of all (separate by comma, supports wildcards with *)\n  -c, [--config-file=CONFIG_FILE]                    # Path to config file\n                                                     # Default: config/deploy.yml\n  -d, [--destination=DESTINATION]                    # Specify destination to be used for config file (staging -> deploy.staging.yml)\n  -H, [--skip-hooks]                                 # Don't run hooks\n                                                     # Default: false\n      [--dry-run]                                    # Print, per host, every command that would run; change nothing\n";
 
 /// Thor's listing for `kamal` / `kamal help`.
 pub fn help_text() -> String {

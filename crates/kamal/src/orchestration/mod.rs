@@ -1,0 +1,200 @@
+//! Orchestration: where and in what order command values run. [`Commander`] holds what a
+//! run needs — the validated configuration, the host/role selection, the executor (real
+//! OpenSSH or a dry run), the printer, the lazily loaded secrets — and Kamal's run-wide
+//! state: whether the pre-connect hook has run, whether the deploy lock is held.
+
+pub mod hooks;
+pub mod lock;
+pub mod specifics;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use kamal_commands::{Cmd, Stamp};
+use kamal_config::configuration::Configuration;
+use kamal_config::secrets::Secrets;
+use kamal_ssh::{Exceptions, ExecuteError, Executor, Host, Printer};
+
+use crate::system::SystemEnvironment;
+use crate::Failure;
+use specifics::Specifics;
+
+/// Settings that shape a whole run (from the global options).
+#[derive(Debug, Clone, Default)]
+pub struct RunSettings {
+    pub skip_hooks: bool,
+    pub dry_run: bool,
+    /// `--roles` as given (for `KAMAL_ROLES`).
+    pub roles_filter: Option<String>,
+}
+
+pub struct Commander {
+    pub config: Configuration,
+    pub environment: SystemEnvironment,
+    pub settings: RunSettings,
+    pub specifics: Specifics,
+    pub printer: Arc<Printer>,
+    pub executor: Arc<dyn Executor>,
+    /// The first invocation's command and subcommand (`KAMAL_COMMAND`/`KAMAL_SUBCOMMAND`).
+    pub command: String,
+    pub subcommand: Option<String>,
+    pub version: String,
+    secrets: OnceLock<Secrets>,
+    connected: AtomicBool,
+    holding_lock: AtomicBool,
+}
+
+impl Commander {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        config: Configuration,
+        environment: SystemEnvironment,
+        settings: RunSettings,
+        specifics: Specifics,
+        printer: Arc<Printer>,
+        executor: Arc<dyn Executor>,
+        command: &str,
+        subcommand: Option<&str>,
+        version: String,
+    ) -> Commander {
+        // A `kamal` run inside a hook of another run inherits its lock.
+        let holding_lock =
+            kamal_config::Environment::var(&environment, "KAMAL_LOCK").as_deref() == Some("true");
+        Commander {
+            config,
+            environment,
+            settings,
+            specifics,
+            printer,
+            executor,
+            command: command.to_string(),
+            subcommand: subcommand.map(String::from),
+            version,
+            secrets: OnceLock::new(),
+            connected: AtomicBool::new(false),
+            holding_lock: AtomicBool::new(holding_lock),
+        }
+    }
+
+    /// Thor's `say`: a plain line on stdout, whatever the log level (Kamal prints these
+    /// even with `-q`).
+    pub fn say(&self, text: &str) {
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{text}");
+        let _ = stdout.flush();
+    }
+
+    /// The secrets, loaded on first use (Kamal parses them lazily too).
+    pub fn secrets(&self) -> Result<&Secrets, Failure> {
+        if let Some(secrets) = self.secrets.get() {
+            return Ok(secrets);
+        }
+        let mut environment = self.environment.clone();
+        let secrets = crate::commands::secrets::load(
+            &self.config.secrets_path(),
+            self.config.destination.as_deref(),
+            &mut environment,
+        )?;
+        Ok(self.secrets.get_or_init(|| secrets))
+    }
+
+    /// When, by whom, which version: what audit lines and hooks are stamped with.
+    pub fn stamp(&self) -> Stamp {
+        Stamp {
+            recorded_at: kamal_commands::base::utc_iso8601(now_seconds()),
+            performer: performer(),
+            version: Some(self.version.clone()),
+        }
+    }
+
+    pub fn holding_lock(&self) -> bool {
+        self.holding_lock.load(Ordering::SeqCst)
+    }
+
+    pub fn set_holding_lock(&self, held: bool) {
+        self.holding_lock.store(held, Ordering::SeqCst);
+    }
+
+    /// SSHKit's `on(hosts)` behind Kamal's pre-connect hook: every host in parallel, all
+    /// finishing before errors are raised.
+    pub fn on<T, F>(&self, hosts: &[String], task: F) -> Result<Vec<T>, Failure>
+    where
+        T: Send,
+        F: Fn(&Host<'_>) -> Result<T, kamal_ssh::Error> + Sync,
+    {
+        self.pre_connect_if_required()?;
+        kamal_ssh::on(self.executor.as_ref(), hosts, task).map_err(Failure::from)
+    }
+
+    /// Runs a command on the deployer's machine (`run_locally`).
+    pub fn run_locally(
+        &self,
+        command: &Cmd,
+        options: kamal_ssh::RunOptions,
+    ) -> Result<kamal_ssh::Output, Failure> {
+        let target = kamal_ssh::Target::Local;
+        Host::new(self.executor.as_ref(), &target)
+            .execute_with(command, options)
+            .map_err(|error| Failure::Remote {
+                class: error.ruby_class(),
+                message: error.to_string(),
+            })
+    }
+
+    pub fn pre_connect_if_required(&self) -> Result<(), Failure> {
+        if !self.connected.swap(true, Ordering::SeqCst) {
+            self.run_hook("pre-connect", &hooks::Extra::default())?;
+        }
+        Ok(())
+    }
+
+    pub fn primary_host(&self) -> Result<String, Failure> {
+        self.specifics
+            .primary_host
+            .clone()
+            .ok_or_else(|| Failure::Remote {
+                class: "ArgumentError",
+                message: "No primary host".into(),
+            })
+    }
+}
+
+impl From<Exceptions<ExecuteError<kamal_ssh::Error>>> for Failure {
+    fn from(exceptions: Exceptions<ExecuteError<kamal_ssh::Error>>) -> Failure {
+        // Kamal names the class of the (first) cause, as `bin/kamal` unwraps ExecuteError.
+        Failure::Remote {
+            class: exceptions.first().error.ruby_class(),
+            message: exceptions.to_string(),
+        }
+    }
+}
+
+fn now_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// `git config user.email`, else `whoami` (Kamal's performer).
+fn performer() -> String {
+    local_output("git", &["config", "user.email"])
+        .or_else(|| local_output("whoami", &[]))
+        .unwrap_or_default()
+}
+
+/// `git config user.name`, else `Unknown` (who holds the lock).
+pub fn locked_by() -> String {
+    local_output("git", &["config", "user.name"]).unwrap_or_else(|| "Unknown".to_string())
+}
+
+fn local_output(program: &str, arguments: &[&str]) -> Option<String> {
+    let output = std::process::Command::new(program)
+        .args(arguments)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    (output.status.success() && !text.is_empty()).then_some(text)
+}
