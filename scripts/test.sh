@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Runs the whole test suite on a fresh Debian 12 machine: installs what the tests need,
-# then `cargo test` over the workspace (unit tests, golden command lines, the real-world
-# config corpus compared with Kamal 2.11's own output, proxy tests on loopback).
+# Runs the whole test suite on a fresh Debian 12 machine, as root: installs what the tests
+# need, brings up the test bed (hosts with their own sshd and dockerd, and a registry:
+# testbed/up.sh), then
+#   1. `cargo test` over the workspace: unit tests, golden command lines, the real-world
+#      config corpus and the validation cases compared with Kamal 2.11's own output, the
+#      proxy on loopback, and the end-to-end tests of `kamal` on the bed's hosts;
+#   2. testbed/proxy-smoke.sh: our kamal-proxy image, booted and driven on every host with
+#      Kamal's exact commands.
+# KAMAL_SKIP_TESTBED=1 runs only what needs no hosts (no Docker, no root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,15 +15,23 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is required (Rust 1.85 or newer)" >&2
   exit 1
 fi
-# The corpus harness (../shared/corpus/check.sh) needs only POSIX tools and GNU xargs.
-missing=""
-for tool in bash xargs diff sed awk timeout; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done
-if [ -n "$missing" ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get -o DPkg::Lock::Timeout=600 update -qq && apt-get -o DPkg::Lock::Timeout=600 install -y -qq coreutils findutils diffutils sed gawk
-  else
-    echo "missing tools:$missing" >&2; exit 1
+
+bed=false
+if [ "${KAMAL_SKIP_TESTBED:-}" != 1 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "the test bed needs root (or set KAMAL_SKIP_TESTBED=1 to run only the host-free tests)" >&2
+    exit 1
   fi
+  testbed/up.sh
+  bed=true
+  set -a
+  # shellcheck disable=SC1091
+  . "${KAMAL_TESTBED_STATE:-/var/lib/kamal-testbed}/env"
+  set +a
 fi
 
 cargo test --workspace --locked "$@"
+
+if $bed; then
+  testbed/proxy-smoke.sh --build --clean
+fi
