@@ -6,17 +6,15 @@ use std::io::{IsTerminal, Write};
 #[derive(Debug, Clone, Copy)]
 pub struct Printer {
     pub verbose: bool,
-    pub quiet: bool,
     color: bool,
     stderr_is_terminal: bool,
 }
 
 impl Printer {
-    pub fn new(verbose: bool, quiet: bool) -> Printer {
+    pub fn new(verbose: bool, _quiet: bool) -> Printer {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
         Printer {
             verbose,
-            quiet,
             color: !no_color,
             stderr_is_terminal: std::io::stderr().is_terminal(),
         }
