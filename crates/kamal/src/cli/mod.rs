@@ -147,6 +147,15 @@ pub struct GlobalSettings {
     pub primary: bool,
     /// Print per host what would run; change nothing.
     pub dry_run: bool,
+    /// `--lock-wait[-timeout|-interval]` (Kamal 2.12): wait for an automatic lock.
+    pub lock_wait: Option<LockWait>,
+}
+
+/// How long to wait for a deploy lock held by another deploy, and how often to look.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LockWait {
+    pub timeout_seconds: f64,
+    pub interval_seconds: f64,
 }
 
 impl GlobalSettings {
@@ -162,6 +171,16 @@ impl GlobalSettings {
             roles: parsed.text("roles").map(String::from),
             primary: parsed.flag("primary"),
             dry_run: parsed.flag("dry-run"),
+            lock_wait: parsed.flag("lock-wait").then(|| LockWait {
+                timeout_seconds: parsed
+                    .text("lock-wait-timeout")
+                    .and_then(|text| text.parse().ok())
+                    .unwrap_or(900.0),
+                interval_seconds: parsed
+                    .text("lock-wait-interval")
+                    .and_then(|text| text.parse().ok())
+                    .unwrap_or(15.0),
+            }),
         }
     }
 }

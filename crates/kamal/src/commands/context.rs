@@ -47,6 +47,7 @@ pub fn commander(
         skip_hooks: settings.skip_hooks,
         dry_run: settings.dry_run,
         roles_filter: specifics_roles_filter(settings, &specifics),
+        lock_wait: settings.lock_wait,
     };
 
     let options = ssh_options(&config, &environment)?;

@@ -26,6 +26,7 @@ pub struct RunSettings {
     pub dry_run: bool,
     /// `--roles` as given (for `KAMAL_ROLES`).
     pub roles_filter: Option<String>,
+    pub lock_wait: Option<crate::cli::LockWait>,
 }
 
 pub struct Commander {
