@@ -116,6 +116,13 @@ impl Executor for DryRun {
         ))
     }
 
+    fn forward_remote_port(&self, host: &str, port: u16) -> Result<(), Error> {
+        self.printer.info(&format!(
+            "Would forward port {port} from {host} to localhost:{port}"
+        ));
+        Ok(())
+    }
+
     fn printer(&self) -> &Printer {
         &self.printer
     }

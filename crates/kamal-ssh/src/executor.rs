@@ -120,6 +120,22 @@ pub trait Executor: Send + Sync {
     fn interactive(&self, host: &str, command: &Cmd) -> Result<Interactive, Error>;
 
     fn printer(&self) -> &Printer;
+
+    /// Makes `127.0.0.1:port` on `host` reach `localhost:port` here, until
+    /// [`Executor::cancel_remote_port`] (Kamal's SSH tunnel to a local registry).
+    fn forward_remote_port(&self, host: &str, port: u16) -> Result<(), Error> {
+        Err(Error::Setup {
+            host: host.to_string(),
+            message: format!("cannot forward port {port}: not supported here"),
+        })
+    }
+
+    /// Ends a forward made by [`Executor::forward_remote_port`].
+    fn cancel_remote_port(&self, host: &str, port: u16) -> Result<(), Error> {
+        let _ = port;
+        let _ = host;
+        Ok(())
+    }
 }
 
 /// One host (or `localhost`) as orchestration code sees it.

@@ -404,6 +404,32 @@ impl Shared {
         }
     }
 
+    /// `ssh -O forward|cancel -R …` against `host`'s shared connection (opened if needed).
+    fn remote_forward(&self, host: &str, request: &str, port: u16) -> Result<(), Error> {
+        let (resources, master) = self.connect(host)?;
+        let mut command = Command::new(&self.program);
+        command.args(options::remote_forward_arguments(
+            &self.options,
+            &resources.context,
+            &master.control_path,
+            &master.host,
+            request,
+            port,
+        ));
+        let failure = |message: String| Error::Setup {
+            host: host.to_string(),
+            message: format!("ssh -O {request} of port {port} failed: {message}"),
+        };
+        match process::run(command, Input::None, Some(CONTROL_DEADLINE), &mut |_, _| {}) {
+            Ok(Outcome::Finished(finished)) if finished.exit_status == 0 => Ok(()),
+            Ok(Outcome::Finished(finished)) => Err(failure(
+                String::from_utf8_lossy(&finished.stderr).trim().to_string(),
+            )),
+            Ok(Outcome::TimedOut(_)) => Err(failure("no answer in time".to_string())),
+            Err(error) => Err(failure(error.to_string())),
+        }
+    }
+
     /// An `ssh` process that runs `shell` over `master`'s connection.
     fn client(&self, resources: &Resources, master: &Master, shell: &str) -> Command {
         let mut ssh = Command::new(&self.program);
@@ -649,6 +675,14 @@ impl Executor for OpenSsh {
             host,
             command,
         ))
+    }
+
+    fn forward_remote_port(&self, host: &str, port: u16) -> Result<(), Error> {
+        self.shared.remote_forward(host, "forward", port)
+    }
+
+    fn cancel_remote_port(&self, host: &str, port: u16) -> Result<(), Error> {
+        self.shared.remote_forward(host, "cancel", port)
     }
 
     fn printer(&self) -> &Printer {

@@ -291,6 +291,26 @@ pub(crate) fn control_arguments(
     over_control_path(options, context, control_path, ["-O", request], host)
 }
 
+/// `ssh -O forward|cancel -R 127.0.0.1:PORT:localhost:PORT` over the shared connection:
+/// the host's loopback port reaches this machine's (Kamal's local-registry tunnel).
+pub(crate) fn remote_forward_arguments(
+    options: &SshOptions,
+    context: &Context,
+    control_path: &std::path::Path,
+    host: &str,
+    request: &str,
+    port: u16,
+) -> Vec<String> {
+    let specification = format!("127.0.0.1:{port}:localhost:{port}");
+    over_control_path(
+        options,
+        context,
+        control_path,
+        ["-O", request, "-R", &specification],
+        host,
+    )
+}
+
 /// An interactive command line (`exec -i`, `logs -f`), as Kamal's `run_over_ssh` builds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interactive {

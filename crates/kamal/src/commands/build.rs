@@ -169,10 +169,34 @@ pub fn pull(commander: &Commander) -> Result<(), Failure> {
     let hosts = commander.specifics.hosts.clone();
     let version = commander.version.clone();
     let stamp = commander.stamp();
+    // A local registry (`localhost:PORT`) is reached through an SSH tunnel from each host.
+    let tunnel_port = registry_config
+        .local_port()
+        .filter(|_| registry_config.is_local())
+        .and_then(|port| u16::try_from(port).ok());
     commander.on(&hosts, |host| {
         if let Some(login) = &login {
             host.execute(login)?;
         }
+        if let Some(port) = tunnel_port {
+            commander.executor.forward_remote_port(host.name(), port)?;
+        }
+        let pulled = pull_on(commander, host, &stamp, &version);
+        if let Some(port) = tunnel_port {
+            let _ = commander.executor.cancel_remote_port(host.name(), port);
+        }
+        pulled
+    })?;
+    Ok(())
+}
+
+fn pull_on(
+    commander: &Commander,
+    host: &kamal_ssh::Host<'_>,
+    stamp: &kamal_commands::Stamp,
+    version: &str,
+) -> Result<(), kamal_ssh::Error> {
+    {
         let audit = auditor::record(
             &commander.config,
             &stamp,
@@ -185,10 +209,9 @@ pub fn pull(commander: &Commander) -> Result<(), Failure> {
             RunOptions::execute().raise_on_non_zero_exit(false),
         )?;
         host.execute(&builder::pull(&commander.config, &version))?;
-        host.execute(&builder::validate_image(&commander.config, &version))?;
+        host.execute(&builder::validate_image(&commander.config, version))?;
         Ok(())
-    })?;
-    Ok(())
+    }
 }
 
 pub fn create(commander: &Commander) -> Result<(), Failure> {
