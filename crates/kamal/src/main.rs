@@ -193,7 +193,7 @@ fn run_on_hosts(
         return Ok(());
     };
     let known: &[&str] = match name {
-        "build" => &["push", "pull", "deliver", "create", "remove", "details"],
+        "build" => &["push", "pull", "deliver", "create", "remove", "details", "dev"],
         "lock" => &["status", "acquire", "release"],
         "registry" => &["setup", "login", "logout", "remove"],
         _ => &["exec", "bootstrap"],
@@ -244,6 +244,7 @@ fn run_on_hosts(
             commands::build::push(&commander, parsed.flag("no-cache"))?;
             commands::build::pull(&commander)
         }
+        ("build", "dev") => commands::build::dev(&commander, parsed.text("output"), parsed.flag("no-cache")),
         ("build", "create") => commands::build::create(&commander),
         ("build", "remove") => commands::build::remove(&commander),
         (_, _) => commands::build::details(&commander),

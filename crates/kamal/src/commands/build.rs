@@ -91,6 +91,59 @@ pub fn push(commander: &Commander, no_cache: bool) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `kamal build dev`: builds the working directory as it is (no clone), tagged
+/// `<version>-dirty` and `latest-dirty`, into the local Docker (`--output docker`) unless
+/// told otherwise. Kamal first lists uncommitted files inside the build context with a
+/// busybox helper image; that helper needs buildx and an image pull, so without them we
+/// say we skipped the check.
+pub fn dev(commander: &Commander, output: Option<&str>, no_cache: bool) -> Result<(), Failure> {
+    commander.pre_connect_if_required()?;
+    let docker = run_local_probe(commander, &base::ensure_local_docker_installed())?;
+    if !docker.success() {
+        return Err(Failure::Remote {
+            class: "Kamal::Cli::DependencyError",
+            message: "Docker is not installed locally".into(),
+        });
+    }
+    let buildx = run_local_probe(commander, &base::ensure_local_buildx_installed())?.success()
+        || commander.settings.dry_run;
+    let uncommitted = local_git(&["status", "--porcelain"]).unwrap_or_default();
+    if !uncommitted.is_empty() && !buildx {
+        commander
+            .say("Skipping the check for uncommitted files in the build context (it needs docker buildx)");
+    }
+    let builder_config = commander.config.builder(&docker_arch());
+    let secrets = if builder_config.secret_names().is_empty() {
+        Vec::new()
+    } else {
+        builder_config.secrets(commander.secrets()?)?
+    };
+    let options = PushOptions {
+        output: output.unwrap_or("docker").to_string(),
+        tag_as_dirty: true,
+        no_cache,
+    };
+    let (command, environment) = if buildx {
+        ensure_builder(commander, &builder_config)?;
+        (
+            builder::push(&builder_config, &commander.version, &secrets, &options),
+            builder::push_env(&builder_config),
+        )
+    } else {
+        let command = builder::fallback_push(&builder_config, &commander.version, &secrets, &options)
+            .map_err(|error| Failure::Remote {
+                class: "Kamal::Cli::DependencyError",
+                message: format!("Docker buildx plugin is not installed locally ({error})"),
+            })?;
+        (command, builder::fallback_push_env(&builder_config))
+    };
+    commander.run_locally(
+        &command.with_env(&environment),
+        RunOptions::execute().verbosity(Level::Debug),
+    )?;
+    Ok(())
+}
+
 /// Creates the buildx builder when inspecting it says it is missing.
 fn ensure_builder(commander: &Commander, builder_config: &Builder) -> Result<(), Failure> {
     let Some(inspect) = builder::inspect_builder(builder_config) else {
