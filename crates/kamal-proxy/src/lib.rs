@@ -7,17 +7,21 @@
 //! control commands change).
 
 pub mod body;
+pub mod buffer;
 pub mod cli;
 pub mod control;
 pub mod duration;
 pub mod forward;
 pub mod health;
 pub mod logging;
+pub mod metrics;
 pub mod pages;
 pub mod paths;
 pub mod proxy;
+pub mod request_log;
 pub mod router;
 pub mod routing;
 pub mod server;
 pub mod service;
 pub mod state;
+pub mod tls;

@@ -12,33 +12,34 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::body::{self, ProxyBody};
+use http_body_util::BodyExt;
+
+use crate::body::{self, BoxError, ProxyBody};
+use crate::buffer::{self, BufferError};
 use crate::forward::headers::{
-    self as forward_headers, ForwardContext, X_REQUEST_ID, X_REQUEST_START, X_WRITER_AFFINITY,
+    self as forward_headers, ForwardContext, X_FORWARDED_FOR, X_REQUEST_ID, X_REQUEST_START,
+    X_WRITER_AFFINITY,
 };
 use crate::forward::{self, ForwardError};
 use crate::logging;
+use crate::metrics::Metrics;
 use crate::pages::{self, ErrorPages};
+use crate::request_log::{field_name, joined_header, Outcome, Record, RequestFacts};
 use crate::router::Router;
 use crate::routing;
+use crate::service::options::TargetOptions;
 use crate::service::pause::WaitOutcome;
 
-/// What the handler needs from the server: the registry and the configured ports (for the log line).
+/// What the handler needs from the server: the registry, the configured ports (for the log line) and the
+/// metrics tracker when `--metrics-port` is on.
 #[derive(Debug)]
 pub struct Proxy {
     pub router: Arc<Router>,
     pub http_port: u16,
-}
-
-/// Per-request facts collected for the log line.
-#[derive(Default)]
-struct Outcome {
-    service: String,
-    target: String,
-    log_request_headers: Vec<String>,
-    log_response_headers: Vec<String>,
+    pub https_port: u16,
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 fn now_millis() -> u128 {
@@ -51,6 +52,7 @@ fn now_millis() -> u128 {
 pub async fn handle(
     proxy: Arc<Proxy>,
     peer: SocketAddr,
+    tls: bool,
     mut request: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let started = Instant::now();
@@ -65,54 +67,40 @@ pub async fn handle(
             headers.insert(X_REQUEST_ID, value);
         }
     }
-    let log_fields = RequestFacts::from_request(&request, peer);
+    let host = request_host(&request);
+    let facts = RequestFacts::from_request(&request, host.clone(), peer, tls);
     let mut outcome = Outcome::default();
-    let request_header_values = request.headers().clone();
-    let response = serve(&proxy, peer, request, &mut outcome).await;
-    log_request(
-        &proxy,
-        &log_fields,
-        &outcome,
-        &request_header_values,
-        &response,
+    let response = serve(&proxy, peer, tls, host, request, &mut outcome).await;
+    let port = if tls { proxy.https_port } else { proxy.http_port };
+    Ok(Record::attach(
+        facts,
+        outcome,
+        response,
+        port,
         started,
-    );
-    Ok(response)
+        proxy.metrics.clone(),
+    ))
 }
 
 async fn serve(
     proxy: &Proxy,
     peer: SocketAddr,
+    tls: bool,
+    host: String,
     mut request: Request<Incoming>,
     outcome: &mut Outcome,
 ) -> Response<ProxyBody> {
-    let host = request_host(&request);
     let raw_path = request.uri().path().to_string();
     let decoded_path = percent_decode(&raw_path);
     let Some(matched) = proxy.router.route(&host, &decoded_path) else {
+        outcome.forwarded_for = first_forwarded_for(request.headers());
         return error_page(None, StatusCode::NOT_FOUND, None);
     };
     let service = matched.service;
     outcome.service = service.name.clone();
     let config = service.config();
-    outcome.log_request_headers = config
-        .target_options
-        .log_request_headers
-        .clone()
-        .unwrap_or_default();
-    outcome.log_response_headers = config
-        .target_options
-        .log_response_headers
-        .clone()
-        .unwrap_or_default();
     let pages = config.error_pages.clone();
     let pages = pages.as_deref();
-
-    forward_headers::apply_client_ip_header(request.headers_mut(), &config.options.client_ip_header);
-
-    if let Some(redirect) = canonical_redirect(&request, &host, &config.options.canonical_host) {
-        return redirect;
-    }
 
     let strip = config.options.strip_prefix && matched.prefix != "/";
     let routed_path = if strip {
@@ -120,6 +108,28 @@ async fn serve(
     } else {
         raw_path.clone()
     };
+    if let Some(metrics) = &proxy.metrics {
+        let excluded = config
+            .options
+            .exclude_metrics_paths
+            .as_ref()
+            .is_some_and(|paths| paths.iter().any(|path| *path == percent_decode(&routed_path)));
+        if !excluded {
+            metrics.enter(&service.name);
+            outcome.counted = true;
+        }
+    }
+
+    forward_headers::apply_client_ip_header(request.headers_mut(), &config.options.client_ip_header);
+    outcome.forwarded_for = first_forwarded_for(request.headers());
+
+    if tls && !config.options.tls_enabled {
+        // The SNI chose a TLS service but the Host header routes to one without TLS (§6.7).
+        return error_page(pages, StatusCode::SERVICE_UNAVAILABLE, None);
+    }
+    if let Some(redirect) = redirect(&request, &host, tls, &config.options) {
+        return redirect;
+    }
 
     if service.pause.state() != crate::service::pause::PauseState::Running
         && matches!(*request.method(), Method::GET | Method::HEAD)
@@ -148,16 +158,24 @@ async fn serve(
     let treat_as_read = is_read && !forward_headers::has_writer_cookie(request.headers(), now_millis());
 
     // Claimed on the *current* configuration, atomically with deploys.
-    let (config, claimed) = service.claim(treat_as_read);
+    let rollout_key = forward_headers::rollout_cookie(request.headers());
+    let (config, claimed) = service.claim(treat_as_read, rollout_key.as_deref());
     let pages = config.error_pages.as_deref();
-    let guard = match claimed {
-        Ok(guard) => guard,
+    let (guard, has_readers) = match claimed {
+        Ok(claimed) => (claimed.guard, claimed.has_readers),
         Err(_) => return error_page(pages, StatusCode::SERVICE_UNAVAILABLE, None),
     };
     let target_address = guard.target().address.clone();
     outcome.target = target_address.clone();
-    let writer_affinity =
-        !is_read && config.balancer.has_readers() && !config.options.writer_affinity_timeout.is_zero();
+    let target_options = &config.target_options;
+    outcome.request_headers = target_options
+        .log_request_headers
+        .iter()
+        .flatten()
+        .map(|name| (field_name("req", name), joined_header(request.headers(), name)))
+        .collect();
+    outcome.log_response_headers = target_options.log_response_headers.clone().unwrap_or_default();
+    let writer_affinity = !is_read && has_readers && !config.options.writer_affinity_timeout.is_zero();
 
     let path_and_query = match request.uri().query() {
         Some(query) => format!("{routed_path}?{query}"),
@@ -166,35 +184,206 @@ async fn serve(
     let context = ForwardContext {
         peer_ip: peer.ip(),
         host: &host,
-        tls: false,
-        forward_headers: config.target_options.forward_headers,
+        tls,
+        forward_headers: target_options.forward_headers,
         client_ip_header: &config.options.client_ip_header,
         target_address: &target_address,
     };
-    match forward::forward(
+
+    let client_body = ClientBodyState::default();
+    let upgrade = forward_headers::is_upgrade(request.headers());
+    let request = if target_options.buffer_requests && !upgrade {
+        match buffer_request(request, target_options, &client_body).await {
+            Ok(request) => request,
+            Err(status) => {
+                outcome.client_gone = status == CLIENT_CLOSED_REQUEST;
+                return error_page(pages, status, None);
+            }
+        }
+    } else {
+        let state = client_body.clone();
+        request.map(|body| body.map_err(move |error| state.record(error)).boxed())
+    };
+
+    let response = match forward::forward(
         request,
         guard,
         &path_and_query,
         &context,
-        config.target_options.response_timeout,
+        target_options.response_timeout,
     )
     .await
     {
-        Ok(mut response) => {
-            if writer_affinity {
-                add_writer_affinity(&mut response, config.options.writer_affinity_timeout);
-            }
-            response
-        }
+        Ok(response) => response,
         Err(error @ ForwardError::Draining) => {
             logging::info(
                 "Request cancelled due to draining",
                 &[("target", json!(target_address))],
             );
-            error_page(pages, error.status(), None)
+            return error_page(pages, error.status(), None);
         }
-        Err(error) => error_page(pages, error.status(), None),
+        Err(error) => {
+            if client_body.malformed() {
+                logging::info("Malformed request", &[("path", json!(path_and_query))]);
+                return error_page(pages, StatusCode::BAD_REQUEST, None);
+            }
+            if client_body.gone() {
+                outcome.client_gone = true;
+                return status_only(CLIENT_CLOSED_REQUEST);
+            }
+            return error_page(pages, error.status(), None);
+        }
+    };
+    let mut response = if target_options.buffer_responses && is_bufferable(&response) {
+        match buffer_response(response, target_options).await {
+            Ok(response) => response,
+            Err(status) => return error_page(pages, status, None),
+        }
+    } else {
+        response
+    };
+    if writer_affinity {
+        add_writer_affinity(&mut response, config.options.writer_affinity_timeout);
     }
+    response
+}
+
+/// 499 is nginx's "client closed request"; it only ever reaches the log and the metrics.
+const CLIENT_CLOSED_REQUEST: StatusCode = match StatusCode::from_u16(499) {
+    Ok(status) => status,
+    Err(_) => StatusCode::BAD_REQUEST,
+};
+
+/// What became of the client's request body while it was read: malformed (→ 400) or cut off (→ 499).
+#[derive(Debug, Clone, Default)]
+struct ClientBodyState(Arc<std::sync::atomic::AtomicU8>);
+
+impl ClientBodyState {
+    const MALFORMED: u8 = 1;
+    const GONE: u8 = 2;
+
+    fn record(&self, error: hyper::Error) -> BoxError {
+        let malformed = io_error_kind(&error).is_some_and(|kind| {
+            matches!(
+                kind,
+                std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData
+            )
+        }) || error.is_parse();
+        let value = if malformed { Self::MALFORMED } else { Self::GONE };
+        self.0.store(value, std::sync::atomic::Ordering::SeqCst);
+        Box::new(error)
+    }
+
+    fn malformed(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst) == Self::MALFORMED
+    }
+
+    fn gone(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst) == Self::GONE
+    }
+}
+
+fn io_error_kind(error: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = source {
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        source = current.source();
+    }
+    None
+}
+
+/// `--buffer-requests`: the whole body is read before the upstream is contacted. Over `--max-request-body`
+/// → 413 (at once when `Content-Length` already says so), malformed chunking → 400, other read errors → 500.
+async fn buffer_request(
+    request: Request<Incoming>,
+    options: &TargetOptions,
+    client_body: &ClientBodyState,
+) -> Result<Request<ProxyBody>, StatusCode> {
+    let max = u64::try_from(options.max_request_body_size).unwrap_or(0);
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if max > 0 && declared.is_some_and(|length| length > max) {
+        return Err(StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    let memory = u64::try_from(options.max_memory_buffer_size).unwrap_or(0);
+    let (parts, body) = request.into_parts();
+    let state = client_body.clone();
+    let body = body.map_err(move |error| state.record(error));
+    match buffer::collect(body, memory, max).await {
+        Ok(buffered) => Ok(Request::from_parts(parts, buffered.into_body())),
+        Err(BufferError::TooLarge) => Err(StatusCode::PAYLOAD_TOO_LARGE),
+        Err(BufferError::Read(_)) if client_body.malformed() => {
+            logging::info("Malformed chunked request", &[]);
+            Err(StatusCode::BAD_REQUEST)
+        }
+        Err(BufferError::Read(_)) if client_body.gone() => Err(CLIENT_CLOSED_REQUEST),
+        Err(error) => {
+            logging::error("Unable to buffer request", &[("error", json!(error.to_string()))]);
+            Err(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}
+
+/// Streams are never buffered: server-sent events, bodies of unknown length (chunked) and upgrades.
+fn is_bufferable(response: &Response<ProxyBody>) -> bool {
+    let event_stream = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media_type| media_type.trim().eq_ignore_ascii_case("text/event-stream"));
+    response.status() != StatusCode::SWITCHING_PROTOCOLS
+        && !event_stream
+        && http_body::Body::size_hint(response.body()).exact().is_some()
+}
+
+/// `--buffer-responses`: the whole body is read from the upstream before the client gets a byte; over
+/// `--max-response-body` → 500 without leaking the upstream's headers.
+async fn buffer_response(
+    response: Response<ProxyBody>,
+    options: &TargetOptions,
+) -> Result<Response<ProxyBody>, StatusCode> {
+    let max = u64::try_from(options.max_response_body_size).unwrap_or(0);
+    let memory = u64::try_from(options.max_memory_buffer_size).unwrap_or(0);
+    if max > 0
+        && http_body::Body::size_hint(response.body())
+            .exact()
+            .is_some_and(|length| length > max)
+    {
+        logging::info("Response exceeded max response limit", &[]);
+        return Err(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    let (mut parts, body) = response.into_parts();
+    match buffer::collect(body, memory, max).await {
+        Ok(buffered) => {
+            parts
+                .headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(buffered.length));
+            Ok(Response::from_parts(parts, buffered.into_body()))
+        }
+        Err(BufferError::TooLarge) => {
+            logging::info("Response exceeded max response limit", &[]);
+            Err(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+        Err(error) => {
+            logging::error("Error while proxying", &[("error", json!(error.to_string()))]);
+            Err(StatusCode::BAD_GATEWAY)
+        }
+    }
+}
+
+fn first_forwarded_for(headers: &http::HeaderMap) -> String {
+    headers
+        .get(&X_FORWARDED_FOR)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(',').next())
+        .map(|value| value.trim().to_string())
+        .unwrap_or_default()
 }
 
 /// `kamal-writer=<expiry ms>; Path=/; Expires=<expiry + 1s>; HttpOnly` unless the app opted out (§4.6).
@@ -255,17 +444,29 @@ fn http_date(time: SystemTime) -> String {
     )
 }
 
-/// 301 to the canonical host (port dropped, query kept), `Connection: close`, body only for GET/HEAD (§6.6).
-fn canonical_redirect<B>(
+/// §6.6: one 301 to `https` (TLS on, redirect on, plain request) and/or the canonical host, port dropped and
+/// query kept, `Connection: close`, a short body only for GET/HEAD.
+fn redirect<B>(
     request: &Request<B>,
     host: &str,
-    canonical_host: &str,
+    tls: bool,
+    options: &crate::service::options::ServiceOptions,
 ) -> Option<Response<ProxyBody>> {
-    if canonical_host.is_empty() || routing::strip_port(host) == canonical_host {
+    let bare_host = routing::strip_port(host);
+    let to_https = options.tls_enabled && options.tls_redirect && !tls;
+    let canonical = &options.canonical_host;
+    let to_canonical = !canonical.is_empty() && bare_host != canonical;
+    if !to_https && !to_canonical {
         return None;
     }
+    let scheme = if tls || to_https { "https" } else { "http" };
+    let target_host = if to_canonical {
+        canonical.as_str()
+    } else {
+        bare_host
+    };
     let request_uri = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let location = format!("http://{canonical_host}{request_uri}");
+    let location = format!("{scheme}://{target_host}{request_uri}");
     let body = if matches!(*request.method(), Method::GET | Method::HEAD) {
         format!(
             "<a href=\"{}\">Moved Permanently</a>.\n\n",
@@ -361,132 +562,10 @@ fn percent_encode_path(path: &str) -> String {
     encoded
 }
 
-/// The request side of the log line, captured before the request is consumed.
-struct RequestFacts {
-    host: String,
-    path: String,
-    request_id: String,
-    method: String,
-    request_content_length: i64,
-    request_content_type: String,
-    client_addr: String,
-    client_port: String,
-    remote_addr: String,
-    user_agent: String,
-    proto: String,
-    query: String,
-}
-
-impl RequestFacts {
-    fn from_request<B>(request: &Request<B>, peer: SocketAddr) -> Self {
-        let header = |name: &str| {
-            request
-                .headers()
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-                .unwrap_or_default()
-                .to_string()
-        };
-        let client_addr = peer.ip().to_string();
-        let forwarded_for = header("x-forwarded-for");
-        let first_forwarded = forwarded_for
-            .split(',')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_string();
-        Self {
-            host: request_host(request),
-            path: request.uri().path().to_string(),
-            request_id: header("x-request-id"),
-            method: request.method().to_string(),
-            request_content_length: header("content-length").parse().unwrap_or(-1),
-            request_content_type: header("content-type"),
-            remote_addr: if first_forwarded.is_empty() {
-                client_addr.clone()
-            } else {
-                first_forwarded
-            },
-            client_addr,
-            client_port: peer.port().to_string(),
-            user_agent: header("user-agent"),
-            proto: format!("{:?}", request.version()),
-            query: request.uri().query().unwrap_or_default().to_string(),
-        }
-    }
-}
-
-fn log_request(
-    proxy: &Proxy,
-    facts: &RequestFacts,
-    outcome: &Outcome,
-    request_headers: &http::HeaderMap,
-    response: &Response<ProxyBody>,
-    started: Instant,
-) {
-    let header_value = |headers: &http::HeaderMap, name: &str| -> String {
-        headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    let response_length = http_body::Body::size_hint(response.body())
-        .exact()
-        .map(|n| n as i64)
-        .unwrap_or(-1);
-    let mut fields: Vec<(String, Value)> = vec![
-        ("host".into(), json!(facts.host)),
-        ("port".into(), json!(proxy.http_port)),
-        ("path".into(), json!(facts.path)),
-        ("request_id".into(), json!(facts.request_id)),
-        ("status".into(), json!(response.status().as_u16())),
-        ("service".into(), json!(outcome.service)),
-        ("target".into(), json!(outcome.target)),
-        ("duration".into(), json!(started.elapsed().as_nanos() as u64)),
-        ("method".into(), json!(facts.method)),
-        ("req_content_length".into(), json!(facts.request_content_length)),
-        ("req_content_type".into(), json!(facts.request_content_type)),
-        ("resp_content_length".into(), json!(response_length)),
-        (
-            "resp_content_type".into(),
-            json!(header_value(response.headers(), "content-type")),
-        ),
-        ("client_addr".into(), json!(facts.client_addr)),
-        ("client_port".into(), json!(facts.client_port)),
-        ("remote_addr".into(), json!(facts.remote_addr)),
-        ("user_agent".into(), json!(facts.user_agent)),
-        ("proto".into(), json!(facts.proto)),
-        ("scheme".into(), json!("http")),
-        ("query".into(), json!(facts.query)),
-    ];
-    let field_name =
-        |prefix: &str, name: &str| format!("{prefix}_{}", name.to_ascii_lowercase().replace('-', "_"));
-    if !outcome.target.is_empty() {
-        for name in &outcome.log_request_headers {
-            fields.push((
-                field_name("req", name),
-                json!(header_value(request_headers, name)),
-            ));
-        }
-        for name in &outcome.log_response_headers {
-            fields.push((
-                field_name("resp", name),
-                json!(header_value(response.headers(), name)),
-            ));
-        }
-    }
-    let borrowed: Vec<(&str, Value)> = fields
-        .iter()
-        .map(|(key, value)| (key.as_str(), value.clone()))
-        .collect();
-    logging::info("Request", &borrowed);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::service::options::ServiceOptions;
 
     #[test]
     fn decodes_and_encodes_paths() {
@@ -516,11 +595,37 @@ mod tests {
             .header("host", "www.example.com:8080")
             .body(())
             .expect("request");
-        let response =
-            canonical_redirect(&request, "www.example.com:8080", "example.com").expect("redirects");
+        let options = ServiceOptions {
+            canonical_host: "example.com".into(),
+            ..ServiceOptions::default()
+        };
+        let response = redirect(&request, "www.example.com:8080", false, &options).expect("redirects");
         assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY);
         assert_eq!(response.headers()[header::LOCATION], "http://example.com/x?y=1");
         assert_eq!(response.headers()[header::CONNECTION], "close");
-        assert!(canonical_redirect(&request, "example.com:8080", "example.com").is_none());
+        assert!(redirect(&request, "example.com:8080", false, &options).is_none());
+    }
+
+    #[test]
+    fn https_redirects_combine_with_the_canonical_host_in_one_hop() {
+        let request = Request::get("/a?b=c").body(()).expect("request");
+        let mut options = ServiceOptions {
+            hosts: vec!["example.com".into(), "www.example.com".into()],
+            tls_enabled: true,
+            tls_redirect: true,
+            canonical_host: "example.com".into(),
+            ..ServiceOptions::default()
+        };
+        let response = redirect(&request, "www.example.com:8080", false, &options).expect("redirects");
+        assert_eq!(response.headers()[header::LOCATION], "https://example.com/a?b=c");
+        assert!(
+            redirect(&request, "example.com", true, &options).is_none(),
+            "already https and canonical"
+        );
+        options.tls_redirect = false;
+        assert!(
+            redirect(&request, "example.com", false, &options).is_none(),
+            "--tls-redirect=false"
+        );
     }
 }

@@ -9,9 +9,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
+use rustls::sign::CertifiedKey;
 use serde_json::json;
 
-use crate::control::protocol::{DeployArgs, PauseArgs, ServiceDescription, StopArgs};
+use crate::control::protocol::{
+    DeployArgs, PauseArgs, RolloutDeployArgs, RolloutSetArgs, ServiceDescription, StopArgs,
+};
 use crate::logging;
 use crate::pages::ErrorPages;
 use crate::routing::RoutingTable;
@@ -19,7 +22,8 @@ use crate::service::balancer::LoadBalancer;
 use crate::service::options::{describe, ServiceOptions, TargetOptions};
 use crate::service::pause::PauseState;
 use crate::service::{RolloutState, Service, ServiceConfig};
-use crate::state::{self, SavedService};
+use crate::state::{self, SavedRolloutController, SavedService};
+use crate::tls;
 
 pub const SERVICE_NOT_FOUND: &str = "service not found";
 
@@ -27,6 +31,8 @@ pub const SERVICE_NOT_FOUND: &str = "service not found";
 struct Registry {
     services: BTreeMap<String, Arc<Service>>,
     table: RoutingTable,
+    /// For handshakes without SNI (§6.2): set once from a TLS service's first host, never cleared.
+    default_tls_hostname: Option<String>,
 }
 
 #[derive(Debug)]
@@ -72,6 +78,23 @@ impl Router {
             service,
             prefix: route.prefix.to_string(),
         })
+    }
+
+    pub fn default_tls_hostname(&self) -> Option<String> {
+        self.read().default_tls_hostname.clone()
+    }
+
+    /// The certificate for a handshake naming `server_name`: the service it routes to must have TLS on.
+    pub fn certificate_for(&self, server_name: &str, acme_challenge: bool) -> Option<Arc<CertifiedKey>> {
+        let matched = self.route(server_name, "/")?;
+        let config = matched.service.config();
+        if !config.options.tls_enabled {
+            return None;
+        }
+        if let Some(certificate) = &config.certificate {
+            return (!acme_challenge).then(|| certificate.clone());
+        }
+        None
     }
 
     fn service(&self, name: &str) -> Result<Arc<Service>, String> {
@@ -127,8 +150,8 @@ impl Router {
             }
         }
 
-        let error_pages = match initialize(&name, &options) {
-            Ok(pages) => pages,
+        let (error_pages, certificate) = match initialize(&name, &options) {
+            Ok(initialized) => initialized,
             Err(error) => {
                 balancer.dispose();
                 return Err(error);
@@ -157,6 +180,7 @@ impl Router {
                 options: options.clone(),
                 target_options,
                 error_pages,
+                certificate,
                 balancer,
             };
             let replaced = match registry.services.get(&name) {
@@ -202,6 +226,9 @@ impl Router {
             removed
         };
         removed.config().balancer.dispose();
+        if let Some(rollout) = removed.rollout_balancer() {
+            rollout.dispose();
+        }
         logging::info("Removed", &[("service", json!(name))]);
         self.save();
         Ok(())
@@ -212,7 +239,7 @@ impl Router {
         service.pause.pause(args.pause_timeout);
         logging::info("Service paused", &[("service", json!(service.name))]);
         self.save();
-        service.config().balancer.drain(args.drain_timeout).await;
+        drain_service(&service, args.drain_timeout).await;
         logging::info("Service drained", &[("service", json!(service.name))]);
         Ok(())
     }
@@ -222,7 +249,7 @@ impl Router {
         service.pause.stop(args.message);
         logging::info("Service stopped", &[("service", json!(service.name))]);
         self.save();
-        service.config().balancer.drain(args.drain_timeout).await;
+        drain_service(&service, args.drain_timeout).await;
         logging::info("Service drained", &[("service", json!(service.name))]);
         Ok(())
     }
@@ -250,11 +277,7 @@ impl Router {
                     .collect();
                 let mut targets = config.balancer.writer_names();
                 targets.extend(config.balancer.reader_names());
-                let rollout = service.rollout.lock().map(|r| r.clone()).unwrap_or_default();
-                let mut inactive = inactive_settings(&config.options, &config.target_options);
-                if rollout.targets.is_some() || rollout.controller.is_some() {
-                    inactive.push("rollout".to_string());
-                }
+                let inactive = inactive_settings(&config.options, &config.target_options);
                 let description = ServiceDescription {
                     host: if hosts.is_empty() {
                         "*".to_string()
@@ -265,6 +288,7 @@ impl Router {
                     tls: config.options.tls_enabled,
                     target: targets.join(","),
                     state: service.pause.state().name().to_string(),
+                    health: config.balancer.health_summary(),
                     inactive,
                 };
                 (service.name.clone(), description)
@@ -349,22 +373,121 @@ impl Router {
         self.state_path.as_deref()
     }
 
+    /// `rollout deploy`: a second balancer built from the service's current settings, health-gated like a
+    /// deploy, installed in the rollout slot; the one it replaces is drained (§4.7).
+    pub async fn rollout_deploy(&self, args: RolloutDeployArgs) -> Result<(), String> {
+        let service = self.service(&args.service)?;
+        let config = service.config();
+        logging::info(
+            "Deploying for rollout",
+            &[
+                ("service", json!(service.name)),
+                ("targets", json!(args.target_urls)),
+            ],
+        );
+        let balancer = LoadBalancer::new(&args.target_urls, &args.reader_urls)?;
+        balancer.start_health_checks(&config.target_options.health_check_config);
+        let timeout = args.deployment_options.deploy_timeout;
+        if balancer.wait_until_healthy(timeout).await.is_err() {
+            balancer.dispose();
+            return Err(format!(
+                "target failed to become healthy within configured timeout ({})",
+                describe(timeout)
+            ));
+        }
+        let replaced = {
+            let mut rollout = service
+                .rollout
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            rollout.balancer.replace(balancer)
+        };
+        self.save();
+        if let Some(old) = replaced {
+            old.dispose();
+            old.drain(args.deployment_options.drain_timeout).await;
+        }
+        logging::info(
+            "Deployed for rollout",
+            &[
+                ("service", json!(service.name)),
+                ("targets", json!(args.target_urls)),
+            ],
+        );
+        Ok(())
+    }
+
+    pub fn rollout_set(&self, args: RolloutSetArgs) -> Result<(), String> {
+        let service = self.service(&args.service)?;
+        {
+            let mut rollout = service
+                .rollout
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if rollout.balancer.is_none() {
+                return Err("rollout target not set".to_string());
+            }
+            rollout.controller = Some(SavedRolloutController::new(
+                args.percentage,
+                args.allowlist.clone(),
+            ));
+        }
+        logging::info(
+            "Set rollout split",
+            &[
+                ("service", json!(service.name)),
+                ("percentage", json!(args.percentage)),
+                ("allowlist", json!(args.allowlist)),
+            ],
+        );
+        self.save();
+        Ok(())
+    }
+
+    /// Sends all traffic back to the active balancer; the rollout targets stay installed.
+    pub fn rollout_stop(&self, name: &str) -> Result<(), String> {
+        let service = self.service(name)?;
+        service
+            .rollout
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .controller = None;
+        logging::info("Stopped rollout", &[("service", json!(service.name))]);
+        self.save();
+        Ok(())
+    }
+
     /// Stops every balancer's health checks at shutdown.
     pub fn dispose_all(&self) {
         for service in self.read().services.values() {
             service.config().balancer.dispose();
+            if let Some(rollout) = service.rollout_balancer() {
+                rollout.dispose();
+            }
         }
+    }
+}
+
+/// Drains the active and rollout balancers concurrently (pause and stop, §5.2).
+async fn drain_service(service: &Service, timeout: std::time::Duration) {
+    let active = service.config().balancer.clone();
+    match service.rollout_balancer() {
+        Some(rollout) => {
+            tokio::join!(active.drain(timeout), rollout.drain(timeout));
+        }
+        None => active.drain(timeout).await,
     }
 }
 
 fn restore_service(mut saved: SavedService) -> Result<Service, String> {
     saved.options.normalize();
     saved.target_options.normalize();
+    let health_check_config = saved.target_options.health_check_config.clone();
     let balancer = LoadBalancer::new(&saved.active_targets, &saved.active_readers)?;
     balancer.mark_all_healthy();
     balancer.start_health_checks(&saved.target_options.health_check_config);
-    let error_pages = match initialize(&saved.name, &saved.options) {
-        Ok(pages) => pages,
+    let (error_pages, certificate) = match initialize(&saved.name, &saved.options) {
+        Ok(initialized) => initialized,
         Err(error) => {
             balancer.dispose();
             return Err(error);
@@ -374,11 +497,21 @@ fn restore_service(mut saved: SavedService) -> Result<Service, String> {
         options: saved.options,
         target_options: saved.target_options,
         error_pages,
+        certificate,
         balancer,
     };
+    let rollout_balancer = match &saved.rollout_targets {
+        Some(targets) if !targets.is_empty() => {
+            let readers = saved.rollout_readers.clone().unwrap_or_default();
+            let rollout = LoadBalancer::new(targets, &readers)?;
+            rollout.mark_all_healthy();
+            rollout.start_health_checks(&health_check_config);
+            Some(rollout)
+        }
+        _ => None,
+    };
     let rollout = RolloutState {
-        targets: saved.rollout_targets,
-        readers: saved.rollout_readers,
+        balancer: rollout_balancer,
         controller: saved.rollout_controller,
     };
     Ok(Service::new(
@@ -389,32 +522,32 @@ fn restore_service(mut saved: SavedService) -> Result<Service, String> {
     ))
 }
 
+type Initialized = (Option<Arc<ErrorPages>>, Option<Arc<CertifiedKey>>);
+
 /// The checks Go runs when a service is initialised: certificates and error pages.
-fn initialize(name: &str, options: &ServiceOptions) -> Result<Option<Arc<ErrorPages>>, String> {
+fn initialize(name: &str, options: &ServiceOptions) -> Result<Initialized, String> {
     let has_certificate = !options.tls_certificate_path.is_empty();
     if options.tls_enabled && !has_certificate && options.hosts.iter().any(|host| host.starts_with('*')) {
         return Err("automatic TLS does not support wildcards".to_string());
     }
+    let mut certificate = None;
     if options.tls_enabled && has_certificate {
-        for path in [&options.tls_certificate_path, &options.tls_private_key_path] {
-            if let Err(error) = std::fs::read(path) {
+        match tls::load_certificate(&options.tls_certificate_path, &options.tls_private_key_path) {
+            Ok(loaded) => certificate = Some(loaded),
+            Err(error) => {
                 logging::error(
                     "Error loading TLS certificate",
-                    &[
-                        ("service", json!(name)),
-                        ("path", json!(path)),
-                        ("error", json!(error.to_string())),
-                    ],
+                    &[("service", json!(name)), ("error", json!(error))],
                 );
                 return Err("unable to load certificate".to_string());
             }
         }
     }
     if options.error_page_path.is_empty() {
-        return Ok(None);
+        return Ok((None, certificate));
     }
     match ErrorPages::load(Path::new(&options.error_page_path)) {
-        Ok(pages) => Ok(Some(Arc::new(pages))),
+        Ok(pages) => Ok((Some(Arc::new(pages)), certificate)),
         Err(error) => {
             logging::error(
                 "Unable to load error pages",
@@ -437,18 +570,12 @@ fn inactive_settings(options: &ServiceOptions, target_options: &TargetOptions) -
             inactive.push(name.to_string());
         }
     };
-    note(options.tls_enabled, "tls");
-    note(!options.tls_on_demand_url.is_empty(), "tls-on-demand-url");
-    note(target_options.buffer_requests, "buffer-requests");
-    note(target_options.buffer_responses, "buffer-responses");
-    note(target_options.scope_cookie_paths, "scope-cookie-paths");
     note(
-        options
-            .exclude_metrics_paths
-            .as_ref()
-            .is_some_and(|paths| !paths.is_empty()),
-        "exclude-metrics-path",
+        options.tls_enabled && options.tls_certificate_path.is_empty(),
+        "tls (automatic certificates)",
     );
+    note(!options.tls_on_demand_url.is_empty(), "tls-on-demand-url");
+    note(target_options.scope_cookie_paths, "scope-cookie-paths");
     inactive
 }
 
@@ -469,6 +596,12 @@ fn rebuild(registry: &mut Registry) {
         .values()
         .map(|service| (service.name.clone(), service.config()))
         .collect();
+    if registry.default_tls_hostname.is_none() {
+        registry.default_tls_hostname = configs.iter().find_map(|(_, config)| {
+            let first = config.options.hosts.first()?;
+            (config.options.tls_enabled && !first.is_empty()).then(|| first.clone())
+        });
+    }
     registry.table = RoutingTable::build(configs.iter().map(|(name, config)| {
         (
             name.as_str(),

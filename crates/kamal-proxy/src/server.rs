@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use serde_json::json;
 use tokio::net::{TcpListener, UnixListener};
 use tokio_util::sync::CancellationToken;
@@ -19,12 +19,17 @@ use tokio_util::sync::CancellationToken;
 use crate::control;
 use crate::control::client::describe_io;
 use crate::logging;
+use crate::metrics::{self, Metrics};
 use crate::proxy::{self, Proxy};
 use crate::router::Router;
+use crate::tls;
 
 /// Go's `http.Server` default header limit (1 MiB) plus its 4 KiB slack.
 const MAX_HEADER_BYTES: usize = (1 << 20) + 4096;
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client has to finish its TLS handshake and each request's headers (slowloris). Go sets no limit;
+/// nginx's `client_header_timeout` is 60 s, and we follow nginx.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Everything `run` needs, resolved from flags and environment before anything starts.
 #[derive(Debug, Clone)]
@@ -36,6 +41,8 @@ pub struct RunSettings {
     pub http3: bool,
     pub socket_path: PathBuf,
     pub state_path: PathBuf,
+    /// Limit for a TLS handshake and for each request's headers; see [`DEFAULT_HEADER_READ_TIMEOUT`].
+    pub header_read_timeout: Duration,
 }
 
 /// A server with its listeners open, ready to serve.
@@ -44,7 +51,9 @@ pub struct Server {
     router: Arc<Router>,
     http: TcpListener,
     https: TcpListener,
+    metrics: Option<TcpListener>,
     control: UnixListener,
+    tls_config: Arc<rustls::ServerConfig>,
 }
 
 /// Binds `:port` on every interface (IPv6 dual-stack when available, else IPv4), as Go's `:80` does.
@@ -62,12 +71,16 @@ impl Server {
         logging::set_debug(settings.debug);
         let router = Arc::new(Router::new(Some(settings.state_path.clone())));
         router.restore();
-        if settings.metrics_port != 0 {
-            logging::warn(
-                "Metrics are not active in this version of kamal-proxy; --metrics-port is ignored",
-                &[("port", json!(settings.metrics_port))],
+        let metrics = if settings.metrics_port != 0 {
+            let listener = listen_tcp(settings.metrics_port).await?;
+            logging::info(
+                "Metrics enabled",
+                &[("address", json!(format!(":{}", settings.metrics_port)))],
             );
-        }
+            Some(listener)
+        } else {
+            None
+        };
         if settings.http3 {
             logging::warn(
                 "HTTP/3 is not active in this version of kamal-proxy; --http3 is ignored",
@@ -76,6 +89,7 @@ impl Server {
         }
         let http = listen_tcp(settings.http_port).await?;
         let https = listen_tcp(settings.https_port).await?;
+        let tls_config = tls::server_config(router.clone())?;
         // A stale socket from a killed server would make bind fail.
         let _ = std::fs::remove_file(&settings.socket_path);
         let control = UnixListener::bind(&settings.socket_path).map_err(|error| {
@@ -90,8 +104,16 @@ impl Server {
             router,
             http,
             https,
+            metrics,
             control,
+            tls_config,
         })
+    }
+
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
     }
 
     pub fn http_address(&self) -> Option<SocketAddr> {
@@ -109,7 +131,9 @@ impl Server {
             router,
             http,
             https,
+            metrics,
             control,
+            tls_config,
         } = self;
         let http_port = http.local_addr().map(|a| a.port()).unwrap_or(settings.http_port);
         let https_port = https
@@ -117,14 +141,31 @@ impl Server {
             .map(|a| a.port())
             .unwrap_or(settings.https_port);
         let stop = CancellationToken::new();
+        let tracker = metrics.as_ref().map(|_| Arc::new(Metrics::default()));
         let proxy = Arc::new(Proxy {
             router: router.clone(),
             http_port: settings.http_port,
+            https_port: settings.https_port,
+            metrics: tracker.clone(),
         });
 
         let control_task = tokio::spawn(control::server::serve(control, router.clone(), stop.clone()));
-        let https_task = tokio::spawn(refuse_tls(https, stop.clone()));
-        let http_task = tokio::spawn(serve_http(http, proxy, stop.clone()));
+        let timeout = settings.header_read_timeout;
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls_config);
+        let https_task = tokio::spawn(serve_connections(
+            https,
+            proxy.clone(),
+            Some(acceptor),
+            timeout,
+            stop.clone(),
+        ));
+        let http_task = tokio::spawn(serve_connections(http, proxy, None, timeout, stop.clone()));
+        let metrics_task = match (metrics, tracker) {
+            (Some(listener), Some(tracker)) => {
+                Some(tokio::spawn(metrics::serve(listener, tracker, stop.clone())))
+            }
+            _ => None,
+        };
         logging::info(
             "Server started",
             &[("http", json!(http_port)), ("https", json!(https_port))],
@@ -135,6 +176,9 @@ impl Server {
         let _ = control_task.await;
         let _ = https_task.await;
         let _ = http_task.await;
+        if let Some(task) = metrics_task {
+            let _ = task.await;
+        }
         router.dispose_all();
         // Go's unix listener unlinks its socket on close.
         let _ = std::fs::remove_file(&settings.socket_path);
@@ -142,16 +186,31 @@ impl Server {
     }
 }
 
-async fn serve_http(listener: TcpListener, proxy: Arc<Proxy>, stop: CancellationToken) {
+/// Accepts connections until `stop`, then waits up to 10 s for them to finish. With `tls`, each connection
+/// completes a handshake first and speaks HTTP/2 or HTTP/1.1 as ALPN chose; plain HTTP is HTTP/1.1 only
+/// (no h2c), as in Go.
+async fn serve_connections(
+    listener: TcpListener,
+    proxy: Arc<Proxy>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    header_read_timeout: Duration,
+    stop: CancellationToken,
+) {
     // Each connection task holds a sender; when all are dropped, every connection has finished. (hyper-util's
     // GracefulShutdown does not cover connections with upgrades, which we need for WebSockets.)
     let (connections_open, mut all_closed) = tokio::sync::mpsc::channel::<()>(1);
-    let mut builder = hyper::server::conn::http1::Builder::new();
+    let mut http1 = hyper::server::conn::http1::Builder::new();
     // Go writes header names in canonical form (`Content-Type`, `Etag`); so does hyper with title case.
-    builder
+    http1
         .max_buf_size(MAX_HEADER_BYTES)
         .keep_alive(true)
-        .title_case_headers(true);
+        .title_case_headers(true)
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    http2
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEADER_BYTES as u32);
     loop {
         let (stream, peer) = tokio::select! {
             _ = stop.cancelled() => break,
@@ -167,20 +226,46 @@ async fn serve_http(listener: TcpListener, proxy: Arc<Proxy>, stop: Cancellation
         let _ = stream.set_nodelay(true);
         let peer = canonical_peer(peer);
         let proxy = proxy.clone();
-        let service = service_fn(move |request| proxy::handle(proxy.clone(), peer, request));
-        let connection = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .with_upgrades();
         let stop = stop.clone();
         let open = connections_open.clone();
+        let http1 = http1.clone();
+        let http2 = http2.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let mut connection = std::pin::pin!(connection);
-            let result = tokio::select! {
-                result = connection.as_mut() => result,
-                _ = stop.cancelled() => {
-                    // Finish the request in progress, then close instead of keeping the connection alive.
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
+            let result = match tls {
+                None => {
+                    let service =
+                        service_fn(move |request| proxy::handle(proxy.clone(), peer, false, request));
+                    let connection = http1
+                        .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades();
+                    run_until_stopped(connection, &stop, |c| c.graceful_shutdown()).await
+                }
+                Some(acceptor) => {
+                    let handshake = tokio::time::timeout(header_read_timeout, acceptor.accept(stream));
+                    let stream = tokio::select! {
+                        _ = stop.cancelled() => return,
+                        handshake = handshake => match handshake {
+                            Ok(Ok(stream)) => stream,
+                            Ok(Err(error)) => {
+                                logging::debug("TLS handshake failed", &[("client_addr", json!(peer.to_string())), ("error", json!(error.to_string()))]);
+                                return;
+                            }
+                            Err(_) => return,
+                        },
+                    };
+                    let h2 = stream.get_ref().1.alpn_protocol() == Some(tls::ALPN_H2);
+                    let service =
+                        service_fn(move |request| proxy::handle(proxy.clone(), peer, true, request));
+                    if h2 {
+                        let connection = http2.serve_connection(TokioIo::new(stream), service);
+                        run_until_stopped(connection, &stop, |c| c.graceful_shutdown()).await
+                    } else {
+                        let connection = http1
+                            .serve_connection(TokioIo::new(stream), service)
+                            .with_upgrades();
+                        run_until_stopped(connection, &stop, |c| c.graceful_shutdown()).await
+                    }
                 }
             };
             if let Err(error) = result {
@@ -203,6 +288,25 @@ async fn serve_http(listener: TcpListener, proxy: Arc<Proxy>, stop: Cancellation
     }
 }
 
+/// Drives a connection; on `stop`, finishes the request in progress and closes instead of keeping it alive.
+async fn run_until_stopped<C, E>(
+    connection: C,
+    stop: &CancellationToken,
+    graceful_shutdown: impl FnOnce(std::pin::Pin<&mut C>),
+) -> Result<(), E>
+where
+    C: Future<Output = Result<(), E>>,
+{
+    let mut connection = std::pin::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => result,
+        _ = stop.cancelled() => {
+            graceful_shutdown(connection.as_mut());
+            connection.await
+        }
+    }
+}
+
 /// IPv4 clients on a dual-stack socket appear as `::ffff:a.b.c.d`; report them as plain IPv4 like Go.
 fn canonical_peer(peer: SocketAddr) -> SocketAddr {
     match peer {
@@ -211,29 +315,6 @@ fn canonical_peer(peer: SocketAddr) -> SocketAddr {
             None => peer,
         },
         v4 => v4,
-    }
-}
-
-/// TLS termination arrives in part 2. Until then the HTTPS port is bound (so ports and Docker publishing match
-/// the Go proxy) and every connection is closed, which is what a Go proxy with no TLS service does too: the
-/// handshake fails.
-async fn refuse_tls(listener: TcpListener, stop: CancellationToken) {
-    logging::warn(
-        "TLS is not active in this version of kamal-proxy; HTTPS connections are closed",
-        &[],
-    );
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            accepted = listener.accept() => {
-                if let Ok((stream, peer)) = accepted {
-                    logging::debug("Closing HTTPS connection: TLS is not active", &[("client_addr", json!(peer.to_string()))]);
-                    drop(stream);
-                } else {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        }
     }
 }
 

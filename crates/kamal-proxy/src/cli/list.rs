@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use crate::control::protocol::ServiceDescription;
 
-const HEADER: [&str; 6] = ["Service", "Host", "Path", "Target", "State", "TLS"];
+const HEADER: [&str; 7] = ["Service", "Host", "Path", "Target", "State", "TLS", "Health"];
 
 pub fn render(services: &BTreeMap<String, ServiceDescription>) -> String {
-    let rows: Vec<[String; 6]> = services
+    let rows: Vec<[String; 7]> = services
         .iter()
         .map(|(name, description)| {
             [
@@ -18,6 +18,7 @@ pub fn render(services: &BTreeMap<String, ServiceDescription>) -> String {
                 description.target.clone(),
                 description.state.clone(),
                 if description.tls { "yes" } else { "no" }.to_string(),
+                description.health.clone(),
             ]
         })
         .collect();
@@ -28,7 +29,7 @@ pub fn render(services: &BTreeMap<String, ServiceDescription>) -> String {
         }
     }
     let mut output = String::new();
-    let mut line = |cells: &[String; 6], first_style: &str, other_style: &str| {
+    let mut line = |cells: &[String; 7], first_style: &str, other_style: &str| {
         for (index, cell) in cells.iter().enumerate() {
             let style = if index == 0 { first_style } else { other_style };
             output.push_str(&format!(
@@ -74,6 +75,7 @@ mod tests {
                 tls: false,
                 target: "web-1:3000".into(),
                 state: "running".into(),
+                health: "healthy".into(),
                 inactive: vec![],
             },
         );
@@ -81,11 +83,11 @@ mod tests {
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(
             lines[0],
-            "\x1b[3;94mService  \x1b[0m\x1b[3;94mHost  \x1b[0m\x1b[3;94mPath  \x1b[0m\x1b[3;94mTarget      \x1b[0m\x1b[3;94mState    \x1b[0m\x1b[3;94mTLS  \x1b[0m"
+            "\x1b[3;94mService  \x1b[0m\x1b[3;94mHost  \x1b[0m\x1b[3;94mPath  \x1b[0m\x1b[3;94mTarget      \x1b[0m\x1b[3;94mState    \x1b[0m\x1b[3;94mTLS  \x1b[0m\x1b[3;94mHealth   \x1b[0m"
         );
         assert_eq!(
             lines[1],
-            "\x1b[1;34mweb      \x1b[0m\x1b[m*     \x1b[0m\x1b[m/     \x1b[0m\x1b[mweb-1:3000  \x1b[0m\x1b[mrunning  \x1b[0m\x1b[mno   \x1b[0m"
+            "\x1b[1;34mweb      \x1b[0m\x1b[m*     \x1b[0m\x1b[m/     \x1b[0m\x1b[mweb-1:3000  \x1b[0m\x1b[mrunning  \x1b[0m\x1b[mno   \x1b[0m\x1b[mhealthy  \x1b[0m"
         );
     }
 }

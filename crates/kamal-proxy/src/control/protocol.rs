@@ -77,6 +77,9 @@ pub struct ServiceDescription {
     pub tls: bool,
     pub target: String,
     pub state: String,
+    /// `healthy`, or each target that is not, with its state (`web-2:80 unhealthy`).
+    #[serde(default)]
+    pub health: String,
     /// Settings that were accepted but are not active in this version (TLS, buffering, …).
     #[serde(default)]
     pub inactive: Vec<String>,

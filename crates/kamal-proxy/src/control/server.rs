@@ -17,8 +17,6 @@ use crate::router::Router;
 /// How long a client has to send its request line; the command itself has no limit.
 const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub const ROLLOUT_NOT_ACTIVE: &str = "rollout is not supported by this version of kamal-proxy yet";
-
 pub async fn serve(listener: UnixListener, router: Arc<Router>, shutdown: CancellationToken) {
     loop {
         tokio::select! {
@@ -76,9 +74,9 @@ pub async fn dispatch(router: &Router, request: Request) -> Response {
                 services: Some(router.list()),
             }
         }
-        Request::RolloutDeploy(_) | Request::RolloutSet(_) | Request::RolloutStop { .. } => {
-            Err(ROLLOUT_NOT_ACTIVE.to_string())
-        }
+        Request::RolloutDeploy(args) => router.rollout_deploy(args).await,
+        Request::RolloutSet(args) => router.rollout_set(args),
+        Request::RolloutStop { service } => router.rollout_stop(&service),
     };
     match result {
         Ok(()) => Response::default(),

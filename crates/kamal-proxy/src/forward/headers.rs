@@ -186,6 +186,18 @@ pub fn has_writer_cookie(headers: &HeaderMap, now_millis: u128) -> bool {
         })
 }
 
+/// The non-empty value of the `kamal-rollout` cookie the application sets (never the proxy) (§4.7).
+pub fn rollout_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, value)| *name == "kamal-rollout" && !value.is_empty())
+        .map(|(_, value)| value.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use std::net::Ipv4Addr;

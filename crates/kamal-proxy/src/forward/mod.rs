@@ -48,7 +48,7 @@ impl ForwardError {
 
 /// Forwards `request` (headers already rewritten) to the guard's target at `path_and_query`.
 pub async fn forward(
-    mut request: Request<Incoming>,
+    mut request: Request<ProxyBody>,
     guard: InFlightGuard,
     path_and_query: &str,
     context: &ForwardContext<'_>,
@@ -62,7 +62,13 @@ pub async fn forward(
         .map_err(|error| ForwardError::Unreachable(format!("invalid upstream URI: {error}")))?;
     parts.version = Version::HTTP_11;
     headers::prepare_upstream_request(&mut parts.headers, context, upgrade_requested);
-    let upstream_request = Request::from_parts(parts, body.map_err(BoxError::from).boxed());
+    if !parts.headers.contains_key(http::header::HOST) {
+        // HTTP/2 clients send `:authority` instead; the upstream still gets the client's host (§7.2).
+        if let Ok(host) = http::HeaderValue::from_str(context.host) {
+            parts.headers.insert(http::header::HOST, host);
+        }
+    }
+    let upstream_request = Request::from_parts(parts, body);
 
     let cancel = guard.cancel.clone();
     let mut response = tokio::select! {

@@ -134,19 +134,40 @@ impl LoadBalancer {
         *lock(&self.last_failure) = Some((url.to_string(), error.to_string()));
     }
 
+    /// `healthy` when every target is, else each one that is not with its state, for `list`.
+    pub fn health_summary(&self) -> String {
+        let unwell: Vec<String> = self
+            .all_targets()
+            .filter(|target| target.health() != TargetHealth::Healthy)
+            .map(|target| format!("{} {}", target.address, target.health().name()))
+            .collect();
+        if unwell.is_empty() {
+            "healthy".to_string()
+        } else {
+            unwell.join(",")
+        }
+    }
+
     fn rebuild(&self) {
-        let healthy = |targets: &[Arc<Target>]| -> Vec<usize> {
+        let in_state = |targets: &[Arc<Target>], state: TargetHealth| -> Vec<usize> {
             targets
                 .iter()
                 .enumerate()
-                .filter(|(_, target)| target.health() == TargetHealth::Healthy)
+                .filter(|(_, target)| target.health() == state)
                 .map(|(index, _)| index)
                 .collect()
         };
         let mut selection = lock(&self.selection);
-        selection.healthy_writers = healthy(&self.writers);
-        selection.healthy_readers = healthy(&self.readers);
-        if selection.healthy_writers.len() + selection.healthy_readers.len() == self.target_count() {
+        selection.healthy_writers = in_state(&self.writers, TargetHealth::Healthy);
+        selection.healthy_readers = in_state(&self.readers, TargetHealth::Healthy);
+        let all_healthy =
+            selection.healthy_writers.len() + selection.healthy_readers.len() == self.target_count();
+        if selection.healthy_writers.is_empty() {
+            // A failing writer leaves the rotation only while another one is healthy: with none healthy, the
+            // ones that failed after serving are still the best chance (Go's single target never leaves).
+            selection.healthy_writers = in_state(&self.writers, TargetHealth::Unhealthy);
+        }
+        if all_healthy {
             // One-shot, like the Go context cancel: later failures do not take it back.
             self.all_healthy.send_replace(true);
         }
@@ -212,15 +233,7 @@ async fn health_loop(
             _ = cancel.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        {
-            // "Taking it out of the pool won't help": a lone target stops checking once healthy.
-            let Some(balancer) = balancer.upgrade() else {
-                return;
-            };
-            if balancer.target_count() == 1 && target.health() == TargetHealth::Healthy {
-                return;
-            }
-        }
+        // Unlike Go, a lone target keeps being checked after the deploy, so `list` shows when it fails.
         let result = tokio::select! {
             _ = cancel.cancelled() => return,
             result = health::check(&target.client, &url, &host_header, config.timeout) => result,

@@ -120,6 +120,7 @@ impl Proxy {
             http3: false,
             socket_path: socket.clone(),
             state_path: state.clone(),
+            header_read_timeout: kamal_proxy::server::DEFAULT_HEADER_READ_TIMEOUT,
         };
         let server = Server::bind(settings).await.expect("proxy binds");
         let port = server.http_address().expect("address").port();

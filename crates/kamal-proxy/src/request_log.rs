@@ -1,0 +1,244 @@
+//! The request log line and the request metrics (§8.1, §8.2), emitted when the response body is finished.
+//!
+//! Go logs from a `defer` after the handler returns, that is after the body has been written, so `duration`
+//! covers the whole response and `resp_content_length` is the bytes actually sent. We get the same by riding
+//! inside the response body and logging when it is dropped.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+
+use crate::body::{BoxError, ProxyBody};
+use crate::logging;
+use crate::metrics::Metrics;
+
+/// The request side of the log line, captured before the request is consumed.
+#[derive(Debug)]
+pub struct RequestFacts {
+    pub host: String,
+    pub path: String,
+    pub request_id: String,
+    pub method: String,
+    pub request_content_length: i64,
+    pub request_content_type: String,
+    pub client_addr: String,
+    pub client_port: String,
+    pub user_agent: String,
+    pub proto: String,
+    pub query: String,
+    pub tls: bool,
+}
+
+fn header_text(headers: &HeaderMap, name: &str) -> String {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Every value of `name`, joined with `,` (Go's `strings.Join(header.Values(name), ",")`).
+pub fn joined_header(headers: &HeaderMap, name: &str) -> String {
+    let mut values = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|value| value.to_str().ok());
+    let Some(first) = values.next() else {
+        return String::new();
+    };
+    let mut joined = first.to_string();
+    for value in values {
+        joined.push(',');
+        joined.push_str(value);
+    }
+    joined
+}
+
+impl RequestFacts {
+    pub fn from_request<B>(request: &Request<B>, host: String, peer: SocketAddr, tls: bool) -> Self {
+        let headers = request.headers();
+        Self {
+            host,
+            path: request.uri().path().to_string(),
+            request_id: header_text(headers, "x-request-id"),
+            method: request.method().to_string(),
+            request_content_length: header_text(headers, "content-length").parse().unwrap_or(-1),
+            request_content_type: header_text(headers, "content-type"),
+            client_addr: peer.ip().to_string(),
+            client_port: peer.port().to_string(),
+            user_agent: header_text(headers, "user-agent"),
+            proto: format!("{:?}", request.version()),
+            query: request.uri().query().unwrap_or_default().to_string(),
+            tls,
+        }
+    }
+}
+
+/// What the pipeline learned while serving: filled in as it goes.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub service: String,
+    pub target: String,
+    /// `remote_addr`: the first `X-Forwarded-For` value after any `--client-ip-header` replacement.
+    pub forwarded_for: String,
+    /// `(field name, value)` for each `--log-request-header`, captured once a target was claimed.
+    pub request_headers: Vec<(String, String)>,
+    pub log_response_headers: Vec<String>,
+    /// Counted in the in-flight gauge (a matched service whose path is not excluded from metrics).
+    pub counted: bool,
+    /// The client went away before the upstream answered: logged as 499.
+    pub client_gone: bool,
+}
+
+pub fn field_name(prefix: &str, header: &str) -> String {
+    format!("{prefix}_{}", header.to_ascii_lowercase().replace('-', "_"))
+}
+
+/// One request's record, logged when the response body is dropped.
+pub struct Record {
+    pub facts: RequestFacts,
+    pub outcome: Outcome,
+    pub status: u16,
+    pub response_content_type: String,
+    pub response_headers: Vec<(String, String)>,
+    pub port: u16,
+    pub started: Instant,
+    pub metrics: Option<Arc<Metrics>>,
+}
+
+impl Record {
+    /// Wraps the response so the record is written when its body is finished or abandoned.
+    pub fn attach(
+        facts: RequestFacts,
+        outcome: Outcome,
+        response: Response<ProxyBody>,
+        port: u16,
+        started: Instant,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Response<ProxyBody> {
+        let status = if outcome.client_gone {
+            499
+        } else {
+            response.status().as_u16()
+        };
+        let response_headers = outcome
+            .log_response_headers
+            .iter()
+            .map(|name| (field_name("resp", name), joined_header(response.headers(), name)))
+            .collect();
+        let record = Record {
+            facts,
+            status,
+            response_content_type: joined_header(response.headers(), "content-type"),
+            response_headers,
+            outcome,
+            port,
+            started,
+            metrics,
+        };
+        let (parts, body) = response.into_parts();
+        Response::from_parts(
+            parts,
+            LoggedBody {
+                inner: body,
+                bytes: 0,
+                record: Some(record),
+            }
+            .boxed(),
+        )
+    }
+
+    fn finish(self, bytes: u64) {
+        let duration = self.started.elapsed();
+        if let Some(metrics) = &self.metrics {
+            if self.outcome.counted {
+                metrics.record(&self.outcome.service, &self.facts.method, self.status, duration);
+                metrics.leave(&self.outcome.service);
+            } else if self.outcome.service.is_empty() {
+                metrics.record("", &self.facts.method, self.status, duration);
+            }
+        }
+        let facts = &self.facts;
+        let remote_addr = if self.outcome.forwarded_for.is_empty() {
+            facts.client_addr.clone()
+        } else {
+            self.outcome.forwarded_for.clone()
+        };
+        let mut fields: Vec<(&str, Value)> = vec![
+            ("host", json!(facts.host)),
+            ("port", json!(self.port)),
+            ("path", json!(facts.path)),
+            ("request_id", json!(facts.request_id)),
+            ("status", json!(self.status)),
+            ("service", json!(self.outcome.service)),
+            ("target", json!(self.outcome.target)),
+            ("duration", json!(duration.as_nanos() as u64)),
+            ("method", json!(facts.method)),
+            ("req_content_length", json!(facts.request_content_length)),
+            ("req_content_type", json!(facts.request_content_type)),
+            ("resp_content_length", json!(bytes)),
+            ("resp_content_type", json!(self.response_content_type)),
+            ("client_addr", json!(facts.client_addr)),
+            ("client_port", json!(facts.client_port)),
+            ("remote_addr", json!(remote_addr)),
+            ("user_agent", json!(facts.user_agent)),
+            ("proto", json!(facts.proto)),
+            ("scheme", json!(if facts.tls { "https" } else { "http" })),
+            ("query", json!(facts.query)),
+        ];
+        if !self.outcome.target.is_empty() {
+            for (name, value) in self.outcome.request_headers.iter().chain(&self.response_headers) {
+                fields.push((name.as_str(), json!(value)));
+            }
+        }
+        logging::info("Request", &fields);
+    }
+}
+
+struct LoggedBody {
+    inner: ProxyBody,
+    bytes: u64,
+    record: Option<Record>,
+}
+
+impl Drop for LoggedBody {
+    fn drop(&mut self) {
+        if let Some(record) = self.record.take() {
+            record.finish(self.bytes);
+        }
+    }
+}
+
+impl Body for LoggedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(context);
+        if let Poll::Ready(Some(Ok(frame))) = &polled {
+            if let Some(data) = frame.data_ref() {
+                self.bytes += data.len() as u64;
+            }
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
