@@ -7,6 +7,8 @@
 //! building a command (the version from git, the clock, the user, Docker's arch, secrets)
 //! is passed in.
 
+pub mod accessory;
+pub mod app;
 pub mod auditor;
 pub mod base;
 pub mod builder;
@@ -15,6 +17,7 @@ pub mod docker;
 pub mod hook;
 pub mod lock;
 pub mod prune;
+pub mod proxy;
 pub mod registry;
 pub mod server;
 pub mod tags;

@@ -5,6 +5,8 @@
 //! decides which error a user sees first when a file has several problems.
 
 mod accessory;
+pub mod accessory_runtime;
+pub mod app_runtime;
 mod boot;
 pub mod builder;
 mod env;
@@ -14,9 +16,11 @@ mod logging;
 pub mod names;
 mod output;
 mod proxy;
+pub mod proxy_runtime;
 pub mod raw;
 pub mod registry;
 mod role;
+pub mod role_runtime;
 pub mod ruby;
 pub mod schema;
 mod sections;
@@ -24,12 +28,16 @@ pub mod ssh;
 pub mod validator;
 
 pub use accessory::Accessory;
+pub use accessory_runtime::{AccessoryPath, AccessoryRuntime};
+pub use app_runtime::Volume;
 pub use builder::{Builder, BuilderKind};
 pub use env::Env;
 pub use error::{ConfigError, Location, Result};
 pub use load::{load, LoadOptions};
+pub use proxy_runtime::{ProxyBoot, ProxyRun, ProxySettings};
 pub use registry::Registry;
 pub use role::{Role, TaggedHost};
+pub use role_runtime::RoleRuntime;
 pub use ssh::{KeyData, Ssh, SshConfigFiles, SshProxy};
 
 use crate::environment::Environment;
