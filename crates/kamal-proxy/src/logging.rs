@@ -5,12 +5,25 @@
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
 static DEBUG: AtomicBool = AtomicBool::new(false);
 static SILENT: AtomicBool = AtomicBool::new(false);
+static CAPTURING: AtomicBool = AtomicBool::new(false);
+static CAPTURED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Keeps a copy of every line from now on, so in-process tests can read the log (even when silent).
+pub fn start_capture() {
+    CAPTURING.store(true, Ordering::Relaxed);
+}
+
+/// The lines captured so far.
+pub fn captured() -> Vec<String> {
+    CAPTURED.lock().map(|lines| lines.clone()).unwrap_or_default()
+}
 
 /// Turns all logging off; for in-process tests, whose output would otherwise drown the test runner's.
 pub fn set_silent(silent: bool) {
@@ -57,10 +70,23 @@ pub fn error(message: &str, fields: &[(&str, Value)]) {
 }
 
 pub fn log(level: Level, message: &str, fields: &[(&str, Value)]) {
-    if SILENT.load(Ordering::Relaxed) || (level == Level::Debug && !DEBUG.load(Ordering::Relaxed)) {
+    if level == Level::Debug && !DEBUG.load(Ordering::Relaxed) {
+        return;
+    }
+    let capturing = CAPTURING.load(Ordering::Relaxed);
+    let silent = SILENT.load(Ordering::Relaxed);
+    if silent && !capturing {
         return;
     }
     let line = format_line(SystemTime::now(), level, message, fields);
+    if capturing {
+        if let Ok(mut lines) = CAPTURED.lock() {
+            lines.push(line.clone());
+        }
+    }
+    if silent {
+        return;
+    }
     // A closed stdout must not take the proxy down with it.
     let _ = std::io::stdout().lock().write_all(line.as_bytes());
 }

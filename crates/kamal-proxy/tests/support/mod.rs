@@ -94,6 +94,8 @@ pub fn text(status: StatusCode, body_text: impl Into<String>) -> Response<ProxyB
 /// An in-process proxy with its own socket and state file in a temp dir.
 pub struct Proxy {
     pub http: SocketAddr,
+    pub https: SocketAddr,
+    pub metrics: Option<SocketAddr>,
     pub socket: PathBuf,
     pub state: PathBuf,
     pub directory: tempfile::TempDir,
@@ -107,6 +109,14 @@ impl Proxy {
     }
 
     pub async fn start_in(directory: tempfile::TempDir) -> Self {
+        Self::start_configured(directory, |_| {}).await
+    }
+
+    /// Starts with settings changed by `configure` (metrics port, header timeout, …).
+    pub async fn start_configured(
+        directory: tempfile::TempDir,
+        configure: impl FnOnce(&mut RunSettings),
+    ) -> Self {
         if std::env::var_os("KAMAL_PROXY_TEST_LOGS").is_none() {
             kamal_proxy::logging::set_silent(true);
         }
@@ -122,14 +132,22 @@ impl Proxy {
             state_path: state.clone(),
             header_read_timeout: kamal_proxy::server::DEFAULT_HEADER_READ_TIMEOUT,
         };
+        let mut settings = settings;
+        configure(&mut settings);
         let server = Server::bind(settings).await.expect("proxy binds");
         let port = server.http_address().expect("address").port();
+        let https_port = server.https_address().expect("address").port();
+        let metrics = server
+            .metrics_address()
+            .map(|address| SocketAddr::from(([127, 0, 0, 1], address.port())));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.serve(async move {
             let _ = stopped.await;
         }));
         Self {
             http: SocketAddr::from(([127, 0, 0, 1], port)),
+            https: SocketAddr::from(([127, 0, 0, 1], https_port)),
+            metrics,
             socket,
             state,
             directory,
@@ -303,4 +321,12 @@ pub fn echoed(answer: &Answer) -> HashMap<String, String> {
         .filter_map(|line| line.split_once(": "))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+}
+
+/// A port that was free a moment ago (for settings where 0 means "off", like `--metrics-port`).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("free port")
 }
