@@ -6,8 +6,8 @@
 
 use kamal_config::configuration::{Accessory as AccessoryConfig, AccessoryRuntime, Configuration};
 
-use crate::app::{Interactive, LogOptions};
-use crate::base::{docker, make_directory, pipe};
+use crate::app::{follow_named_container_logs, named_container_logs, Interactive, LogOptions};
+use crate::base::{docker, make_directory};
 use crate::cmd::Cmd;
 
 /// The commands for one accessory.
@@ -89,33 +89,13 @@ impl<'a> Accessory<'a> {
     /// `docker logs <svc>  --since S  --tail N --timestamps 2>&1[ | grep '<g>'…]`: Kamal puts
     /// a space inside the since/tail words, so the line has two spaces before each.
     pub fn logs(&self, options: &LogOptions) -> Cmd {
-        let mut logs = docker(["logs".to_string(), self.service_name()]);
-        if let Some(since) = &options.since {
-            logs.push(format!(" --since {since}"));
-        }
-        if let Some(lines) = &options.lines {
-            logs.push(format!(" --tail {lines}"));
-        }
-        if options.timestamps {
-            logs.push("--timestamps");
-        }
-        logs.push("2>&1");
-        let mut commands = vec![logs];
-        commands.extend(options.grep_command('\''));
-        pipe(commands)
+        named_container_logs(&self.service_name(), options, " ")
     }
 
     /// The remote half of `accessory logs -f`, run over SSH on the accessory's first host:
     /// `docker logs <svc>[ --timestamps] --tail 10 --follow 2>&1[ | grep "<g>"…]`.
     pub fn follow_logs(&self, options: &LogOptions) -> Cmd {
-        let mut logs = docker(["logs".to_string(), self.service_name()]);
-        if options.timestamps {
-            logs.push("--timestamps");
-        }
-        logs.extend(["--tail", "10", "--follow", "2>&1"]);
-        let mut commands = vec![logs];
-        commands.extend(options.grep_command('"'));
-        pipe(commands)
+        follow_named_container_logs(&self.service_name(), options)
     }
 
     /// `docker exec [-it] <svc> <command>`.

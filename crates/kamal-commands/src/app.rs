@@ -20,6 +20,7 @@ pub use containers::{list_container_names, list_containers};
 pub use error_pages::{clean_up_error_pages, create_error_pages_directory};
 pub use execution::Interactive;
 pub use images::{list_images, remove_images, tag_latest_image};
+pub(crate) use logging::{follow_named_container_logs, named_container_logs};
 pub use logging::{ContainerId, LogOptions};
 pub(crate) use proxy::proxy_exec;
 pub use proxy::remove_proxy_app_directory;

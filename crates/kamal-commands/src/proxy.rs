@@ -11,7 +11,7 @@ use kamal_config::configuration::proxy_runtime::{
 };
 use kamal_config::configuration::{Configuration, ProxyBoot, ProxyRun};
 
-use crate::app::LogOptions;
+use crate::app::{follow_named_container_logs, named_container_logs, LogOptions};
 use crate::base::{
     any, chain, combine, docker, make_directory, pipe, remove_directory, remove_file, substitute, xargs,
 };
@@ -97,33 +97,13 @@ impl<'a> Proxy<'a> {
 
     /// `docker logs kamal-proxy[ --since S][ --tail N][ --timestamps] 2>&1[ | grep '<g>'…]`.
     pub fn logs(&self, options: &LogOptions) -> Cmd {
-        let mut logs = docker(["logs", self.container_name()]);
-        if let Some(since) = &options.since {
-            logs.push(format!("--since {since}"));
-        }
-        if let Some(lines) = &options.lines {
-            logs.push(format!("--tail {lines}"));
-        }
-        if options.timestamps {
-            logs.push("--timestamps");
-        }
-        logs.push("2>&1");
-        let mut commands = vec![logs];
-        commands.extend(options.grep_command('\''));
-        pipe(commands)
+        named_container_logs(self.container_name(), options, "")
     }
 
     /// The remote half of `proxy logs -f`: `docker logs kamal-proxy[ --timestamps] --tail 10
     /// --follow 2>&1[ | grep "<g>"…]` (Kamal ignores `--lines` and `--since` here).
     pub fn follow_logs(&self, options: &LogOptions) -> Cmd {
-        let mut logs = docker(["logs", self.container_name()]);
-        if options.timestamps {
-            logs.push("--timestamps");
-        }
-        logs.extend(["--tail", "10", "--follow", "2>&1"]);
-        let mut commands = vec![logs];
-        commands.extend(options.grep_command('"'));
-        pipe(commands)
+        follow_named_container_logs(self.container_name(), options)
     }
 
     /// `docker container prune --force --filter label=org.opencontainers.image.title=kamal-proxy`.

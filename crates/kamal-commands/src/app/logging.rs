@@ -2,7 +2,7 @@
 //! primary one (the piped command Kamal hands to [`crate::base::run_over_ssh`]).
 
 use super::App;
-use crate::base::pipe;
+use crate::base::{docker, pipe};
 use crate::cmd::Cmd;
 
 /// Which container's logs.
@@ -95,4 +95,38 @@ impl App<'_> {
             ContainerId::Id(id) => Cmd::new([format!("echo {id}")]),
         }
     }
+}
+
+/// `docker logs <container>[ --since S][ --tail N][ --timestamps] 2>&1[ | grep '<g>'…]` for
+/// a container known by name (the proxy, an accessory). `word_start` opens the since and
+/// tail words: Kamal's accessory command starts them with a space, so its line shows two.
+pub(crate) fn named_container_logs(container: &str, options: &LogOptions, word_start: &str) -> Cmd {
+    let mut logs = docker(["logs", container]);
+    if let Some(since) = &options.since {
+        logs.push(format!("{word_start}--since {since}"));
+    }
+    if let Some(lines) = &options.lines {
+        logs.push(format!("{word_start}--tail {lines}"));
+    }
+    if options.timestamps {
+        logs.push("--timestamps");
+    }
+    logs.push("2>&1");
+    let mut commands = vec![logs];
+    commands.extend(options.grep_command('\''));
+    pipe(commands)
+}
+
+/// The remote half of `logs -f` for a container known by name: `docker logs <container>[
+/// --timestamps] --tail 10 --follow 2>&1[ | grep "<g>"…]` (Kamal ignores `--lines` and
+/// `--since` here).
+pub(crate) fn follow_named_container_logs(container: &str, options: &LogOptions) -> Cmd {
+    let mut logs = docker(["logs", container]);
+    if options.timestamps {
+        logs.push("--timestamps");
+    }
+    logs.extend(["--tail", "10", "--follow", "2>&1"]);
+    let mut commands = vec![logs];
+    commands.extend(options.grep_command('"'));
+    pipe(commands)
 }

@@ -45,10 +45,6 @@ impl<'a> ProxySettings<'a> {
         }
     }
 
-    pub fn settings(&self) -> &Mapping {
-        &self.settings
-    }
-
     /// `app_port` (default 80), as written.
     pub fn app_port(&self) -> String {
         raw::get_string(Some(&self.settings), "app_port").unwrap_or_else(|| "80".to_string())
@@ -226,12 +222,6 @@ impl<'a> ProxySettings<'a> {
         optionize_with(&options, Some("="))
     }
 
-    /// `kamal-proxy stop` arguments: `--drain-timeout="Ns"`, `--message="…"`, each only
-    /// when given.
-    pub fn stop_command_args(&self, drain_timeout: Option<i64>, message: Option<&str>) -> Vec<String> {
-        stop_command_args(drain_timeout, message)
-    }
-
     /// The `proxy.run` settings, when present.
     pub fn run(&self) -> Option<ProxyRun<'a>> {
         raw::get_mapping(Some(&self.settings), "run")
@@ -258,7 +248,8 @@ impl<'a> ProxySettings<'a> {
     }
 }
 
-/// `Proxy#stop_command_args`, for callers without a role's settings at hand.
+/// `Proxy#stop_command_args`: `--drain-timeout="Ns"`, `--message="…"`, each only when
+/// given (it reads no settings).
 pub fn stop_command_args(drain_timeout: Option<i64>, message: Option<&str>) -> Vec<String> {
     let mut options = Mapping::new();
     if let Some(timeout) = drain_timeout {

@@ -112,14 +112,14 @@ impl<'a> RoleRuntime<'a> {
     /// The clear values are read again from the YAML rather than from [`Env`] so a `false`
     /// renders as Kamal's bare `K=false` (an [`Env`] keeps only text).
     pub fn env_args(&self, host: &str) -> Vec<String> {
-        let mut clear = clear_values(raw::get_value(self.configuration.root(), "env"));
-        let mut layers = vec![clear_values(raw::get_value(
-            Some(&self.role.specializations),
-            "env",
-        ))];
-        let tags = raw::get_mapping(raw::get_mapping(self.configuration.root(), "env"), "tags");
+        let root_env = raw::get_value(self.configuration.root(), "env");
+        let tags = raw::get_mapping(root_env.and_then(Value::as_mapping), "tags");
+        let mut layers = vec![
+            clear_values(root_env),
+            clear_values(raw::get_value(Some(&self.role.specializations), "env")),
+        ];
         for tag in self.host_tags(host) {
-            // `env_tag` finds the first tag of that name, as `detect` does.
+            // The first tag of that name, as `env_tag`'s `detect`; unknown tags are skipped.
             let tag_env = tags.and_then(|tags| {
                 tags.entries
                     .iter()
@@ -130,10 +130,9 @@ impl<'a> RoleRuntime<'a> {
                 layers.push(clear_values(tag_env));
             }
         }
-        for layer in layers {
-            for (key, value) in layer.entries {
-                clear.insert(key, value);
-            }
+        let mut clear = Mapping::new();
+        for (key, value) in layers.into_iter().flat_map(|layer| layer.entries) {
+            clear.insert(key, value);
         }
         let mut arguments = argumentize("--env", &Value::Mapping(clear));
         arguments.extend(["--env-file".to_string(), self.secrets_path()]);
