@@ -449,6 +449,16 @@ fn lock_acquire_blocks_a_second_until_released() {
         status.all()
     );
 
+    // Regression: -q silences Thor's `say` lines but keeps what Kamal `puts` (the details).
+    let quiet = project.kamal(&["lock", "acquire", "-q", "-m", "quiet holder"]);
+    quiet.assert_error("Kamal::Cli::LockError");
+    assert!(quiet.stdout.contains("Message: first holder"), "{}", quiet.all());
+    assert!(
+        !quiet.stdout.contains("Deploy lock already in place!"),
+        "{}",
+        quiet.all()
+    );
+
     let release = project.kamal(&["lock", "release"]);
     release.assert_success();
     assert!(
@@ -465,6 +475,9 @@ fn lock_acquire_blocks_a_second_until_released() {
         "{}",
         again.all()
     );
+    let quiet = project.kamal(&["lock", "release", "-q"]);
+    quiet.assert_success();
+    assert_eq!(quiet.stdout, "", "-q: no `say` line");
     let status = project.kamal(&["lock", "status"]);
     status.assert_success();
     assert!(
@@ -672,6 +685,13 @@ fn a_down_host_fails_alone_and_the_other_completes() {
         "{message}"
     );
     assert!(!message.contains(&up), "{message}");
+    // Regression: the host that worked printed its output (it used to be dropped when
+    // another host failed).
+    assert!(
+        run.stdout.contains(&format!("App Host: {up}\nstill-ran\n")),
+        "{}",
+        run.all()
+    );
     let audit = project.audit_log(&up);
     assert!(
         audit.contains(&format!("Executed cmd 'echo still-ran' on {up}")),
@@ -828,6 +848,16 @@ fn bad_input_registry_password() {
         bootstrap.all()
     );
     assert!(!bootstrap.all().contains(wrong), "{}", bootstrap.all());
+    // Regression: `.kamal` is made once, by the lock (Kamal's bootstrap has no second pass).
+    assert_eq!(
+        bootstrap
+            .stdout
+            .matches("Running /usr/bin/env mkdir -p .kamal on")
+            .count(),
+        bed.hosts.len(),
+        "{}",
+        bootstrap.all()
+    );
     let status = project.kamal(&["lock", "status"]);
     status.assert_success();
     assert!(

@@ -285,14 +285,12 @@ pub fn remove(commander: &Commander) -> Result<(), Failure> {
 
 pub fn details(commander: &Commander) -> Result<(), Failure> {
     let builder_config = commander.config.builder(&docker_arch());
-    commander.say(&format!(
-        "Builder: {}",
-        builder_config.builder_name().unwrap_or_else(|| "docker".into())
-    ));
+    // Kamal names the kind of builder here (`local`, `remote`, ...), not the buildx builder.
+    commander.puts(&format!("Builder: {}", builder_config.kind().name()));
     let output = commander.run_locally(
         &builder::info(&builder_config),
-        RunOptions::execute().raise_on_non_zero_exit(false),
+        RunOptions::capture().raise_on_non_zero_exit(false),
     )?;
-    commander.say(output.stdout.trim_end());
+    commander.puts(output.stdout.trim_end());
     Ok(())
 }

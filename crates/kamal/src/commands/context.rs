@@ -46,6 +46,7 @@ pub fn commander(
     let run_settings = RunSettings {
         skip_hooks: settings.skip_hooks,
         dry_run: settings.dry_run,
+        quiet: settings.quiet,
         roles_filter: specifics_roles_filter(settings, &specifics),
         lock_wait: settings.lock_wait,
     };

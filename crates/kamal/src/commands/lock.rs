@@ -14,7 +14,7 @@ pub fn status(commander: &Commander) -> Result<(), Failure> {
             host.capture_with(&command, RunOptions::capture())
         })?;
         for text in details {
-            commander.say(&text);
+            commander.puts(&text);
         }
         Ok(())
     })

@@ -29,7 +29,7 @@ pub fn exec(commander: &Commander, words: &[String], interactive: bool, quiet: b
     let hosts = commander.specifics.hosts.clone();
     commander.say(&format!("Running '{command_line}' on {}...", hosts.join(", ")));
     let stamp = commander.stamp();
-    let outputs = commander.on(&hosts, |host| {
+    commander.on(&hosts, |host| {
         let audit = auditor::record(
             &commander.config,
             &stamp,
@@ -38,31 +38,39 @@ pub fn exec(commander: &Commander, words: &[String], interactive: bool, quiet: b
         );
         host.execute_with(&audit, RunOptions::execute().verbosity(Level::Debug))?;
         let output = host.execute_with(&command, RunOptions::execute())?;
-        Ok((host.name().to_string(), output.stdout.trim().to_string()))
+        // As each host finishes (as Kamal does): a host that fails does not hold back, or
+        // swallow, the output of the hosts that succeeded.
+        crate::commands::puts_by_host("App", host.name(), output.stdout.trim(), quiet);
+        Ok(())
     })?;
-    for (host, output) in outputs {
-        crate::commands::puts_by_host("App", &host, &output, quiet);
-    }
     Ok(())
 }
 
 /// Installs Docker where it is missing (when the user may), then runs `docker-setup`.
+/// The lock has already made `.kamal` on every host.
 pub fn bootstrap(commander: &Commander) -> Result<(), Failure> {
     commander.with_lock(|| {
         let hosts = commander.specifics.hosts.clone();
+        let probe = RunOptions::execute().raise_on_non_zero_exit(false);
         let missing = commander.on(&hosts, |host| {
-            let present = host.execute_with(&docker::installed(), RunOptions::execute().raise_on_non_zero_exit(false))?;
-            if present.success() {
+            if host.execute_with(&docker::installed(), probe)?.success() {
                 return Ok(None);
             }
-            let superuser = host.execute_with(&docker::superuser(), RunOptions::execute().raise_on_non_zero_exit(false))?;
-            if !superuser.success() {
+            if !host.execute_with(&docker::superuser(), probe)?.success() {
                 return Ok(Some(host.name().to_string()));
             }
+            host.printer()
+                .info(&format!("Missing Docker on {}. Installing…", host.name()));
             host.execute(&docker::install())?;
-            let root = host.execute_with(&docker::root(), RunOptions::execute().raise_on_non_zero_exit(false))?;
-            if !root.success() {
+            let in_group = host.execute_with(&docker::root(), probe)?.success()
+                || host.execute_with(&docker::in_docker_group(), probe)?.success();
+            if !in_group {
                 host.execute(&docker::add_to_docker_group())?;
+                // Ending the session is the point (the next one has the group); Kamal
+                // rescues the IOError that follows.
+                if host.execute(&docker::refresh_session()).is_err() {
+                    host.printer().info("Session refreshed due to group change.");
+                }
             }
             Ok(None)
         })?;
@@ -76,8 +84,6 @@ pub fn bootstrap(commander: &Commander) -> Result<(), Failure> {
                 ),
             });
         }
-        let command = server::ensure_run_directory(&commander.config);
-        commander.on(&hosts, |host| host.execute(&command).map(|_| ()))?;
         commander.run_hook("docker-setup", &Extra::default())
     })
 }

@@ -43,7 +43,7 @@ impl Commander {
                     host.capture_with(&status, RunOptions::capture())
                 }) {
                     for text in details {
-                        self.say(&text);
+                        self.puts(&text);
                     }
                 }
                 Err(Failure::Lock(

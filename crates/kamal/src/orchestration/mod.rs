@@ -24,6 +24,8 @@ use specifics::Specifics;
 pub struct RunSettings {
     pub skip_hooks: bool,
     pub dry_run: bool,
+    /// `-q`: Thor's `say` prints nothing (data printed with `puts` still shows).
+    pub quiet: bool,
     /// `--roles` as given (for `KAMAL_ROLES`).
     pub roles_filter: Option<String>,
     pub lock_wait: Option<crate::cli::LockWait>,
@@ -77,9 +79,16 @@ impl Commander {
         }
     }
 
-    /// Thor's `say`: a plain line on stdout, whatever the log level (Kamal prints these
-    /// even with `-q`).
+    /// Thor's `say`: a progress line on stdout whatever the log level, except under `-q`
+    /// (Thor's shell is quiet when the command's `quiet` option is set).
     pub fn say(&self, text: &str) {
+        if !self.settings.quiet {
+            self.puts(text);
+        }
+    }
+
+    /// Ruby's `puts`: a line of data (lock details, a host's output) that `-q` keeps.
+    pub fn puts(&self, text: &str) {
         use std::io::Write;
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "{text}");
