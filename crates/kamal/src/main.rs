@@ -119,7 +119,7 @@ fn run(words: &[String]) -> ExitCode {
             commands::init::run(&printer, &directory, parsed.flag("bundle"))
                 .map_err(|error| Failure::from(ConfigError::io(directory, &error)))
         }
-        "build" | "lock" | "registry" | "server" => {
+        "build" | "lock" | "proxy" | "registry" | "server" => {
             run_on_hosts(name, &parsed, &settings, &load_options, environment, &printer)
         }
         "version" => {
@@ -195,6 +195,7 @@ fn run_on_hosts(
     let known: &[&str] = match name {
         "build" => &["push", "pull", "deliver", "create", "remove", "details", "dev"],
         "lock" => &["status", "acquire", "release"],
+        "proxy" => commands::proxy::SUBCOMMANDS,
         "registry" => &["setup", "login", "logout", "remove"],
         _ => &["exec", "bootstrap"],
     };
@@ -212,6 +213,7 @@ fn run_on_hosts(
         commands::context::commander(settings, load_options, environment, name, Some(subcommand))?;
     let rest = &parsed.arguments[1..];
     match (name, subcommand) {
+        ("proxy", sub) => commands::proxy::dispatch(&commander, sub, parsed),
         ("lock", "status") => commands::lock::status(&commander),
         ("lock", "acquire") => {
             commands::lock::acquire(&commander, parsed.text("message").unwrap_or_default())

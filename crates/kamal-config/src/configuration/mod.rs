@@ -499,7 +499,7 @@ fn ensure_sortable_role_names(servers: &Mapping) -> Result<()> {
 
 /// `Gem::Version.new(a) > Gem::Version.new(b)` for dotted numeric versions (prerelease
 /// segments sort before releases, as in RubyGems).
-fn gem_version_greater(a: &str, b: &str) -> bool {
+pub fn gem_version_greater(a: &str, b: &str) -> bool {
     fn segments(version: &str) -> Vec<std::result::Result<u64, String>> {
         version
             .trim()

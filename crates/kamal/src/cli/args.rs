@@ -12,6 +12,13 @@ pub enum Kind {
     Value,
     /// Thor `type: :hash` (`-e KEY:VALUE`, repeatable).
     Hash,
+    /// Thor `type: :numeric`: a value that must be a number.
+    Numeric,
+    /// Thor `type: :string, repeatable: true`: every occurrence adds a value.
+    Repeatable,
+    /// Thor `type: :array`: the values that follow, up to the next option
+    /// (`--docker-options a=b c=d`); a second occurrence replaces the first.
+    Array,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +60,30 @@ pub const fn hash(long: &'static str, short: Option<char>) -> OptionSpec {
     }
 }
 
+pub const fn numeric(long: &'static str, short: Option<char>) -> OptionSpec {
+    OptionSpec {
+        long,
+        short,
+        kind: Kind::Numeric,
+    }
+}
+
+pub const fn repeatable(long: &'static str, short: Option<char>) -> OptionSpec {
+    OptionSpec {
+        long,
+        short,
+        kind: Kind::Repeatable,
+    }
+}
+
+pub const fn array(long: &'static str, short: Option<char>) -> OptionSpec {
+    OptionSpec {
+        long,
+        short,
+        kind: Kind::Array,
+    }
+}
+
 /// Options every command accepts (Kamal's class options).
 pub const GLOBAL_OPTIONS: &[OptionSpec] = &[
     flag("verbose", Some('v')),
@@ -76,6 +107,7 @@ pub enum OptionValue {
     Flag(bool),
     Text(String),
     Pairs(Vec<(String, String)>),
+    List(Vec<String>),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -88,11 +120,29 @@ pub struct Parsed {
 pub enum ArgumentError {
     #[error("No value provided for option '--{0}'")]
     MissingValue(String),
+    #[error("Expected numeric value for '--{name}'; got {value:?}")]
+    NotNumeric { name: String, value: String },
 }
 
 impl Parsed {
     pub fn flag(&self, name: &str) -> bool {
         matches!(self.options.get(name), Some(OptionValue::Flag(true)))
+    }
+
+    /// A boolean option with a default other than false (Thor's `default: true`).
+    pub fn flag_or(&self, name: &str, default: bool) -> bool {
+        match self.options.get(name) {
+            Some(OptionValue::Flag(value)) => *value,
+            _ => default,
+        }
+    }
+
+    /// A repeatable or array option's values (empty when not given).
+    pub fn list(&self, name: &str) -> Option<&[String]> {
+        match self.options.get(name) {
+            Some(OptionValue::List(values)) => Some(values),
+            _ => None,
+        }
     }
 
     pub fn text(&self, name: &str) -> Option<&str> {
@@ -205,7 +255,7 @@ pub fn parse(words: &[String], specs: &[OptionSpec]) -> Result<Parsed, ArgumentE
                     .options
                     .insert(spec.long.to_string(), OptionValue::Flag(value));
             }
-            Kind::Value => {
+            Kind::Value | Kind::Numeric | Kind::Repeatable => {
                 let value = match inline_value {
                     Some(value) => value,
                     None => match words.get(index) {
@@ -216,9 +266,38 @@ pub fn parse(words: &[String], specs: &[OptionSpec]) -> Result<Parsed, ArgumentE
                         _ => return Err(ArgumentError::MissingValue(spec.long.to_string())),
                     },
                 };
+                if spec.kind == Kind::Numeric && !is_numeric(&value) {
+                    return Err(ArgumentError::NotNumeric {
+                        name: spec.long.to_string(),
+                        value,
+                    });
+                }
+                if spec.kind == Kind::Repeatable {
+                    let entry = parsed
+                        .options
+                        .entry(spec.long.to_string())
+                        .or_insert(OptionValue::List(Vec::new()));
+                    if let OptionValue::List(values) = entry {
+                        values.push(value);
+                    }
+                } else {
+                    parsed
+                        .options
+                        .insert(spec.long.to_string(), OptionValue::Text(value));
+                }
+            }
+            Kind::Array => {
+                let mut values: Vec<String> = inline_value.into_iter().collect();
+                while let Some(next) = words.get(index).filter(|next| !next.starts_with('-')) {
+                    values.push(next.clone());
+                    index += 1;
+                }
+                if values.is_empty() {
+                    return Err(ArgumentError::MissingValue(spec.long.to_string()));
+                }
                 parsed
                     .options
-                    .insert(spec.long.to_string(), OptionValue::Text(value));
+                    .insert(spec.long.to_string(), OptionValue::List(values));
             }
             Kind::Hash => {
                 let mut values = Vec::new();
@@ -246,6 +325,20 @@ pub fn parse(words: &[String], specs: &[OptionSpec]) -> Result<Parsed, ArgumentE
         }
     }
     Ok(parsed)
+}
+
+/// Thor's `NUMERIC`: an optionally signed integer or decimal, the whole word.
+fn is_numeric(text: &str) -> bool {
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let (whole, fraction) = match unsigned.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (unsigned, None),
+    };
+    let digits = |part: &str| part.bytes().all(|byte| byte.is_ascii_digit());
+    match fraction {
+        None => !whole.is_empty() && digits(whole),
+        Some(fraction) => !fraction.is_empty() && digits(fraction) && digits(whole),
+    }
 }
 
 #[cfg(test)]
@@ -310,5 +403,66 @@ mod tests {
                 ("C".into(), "3".into())
             ]
         );
+    }
+
+    #[test]
+    fn repeatable_options_collect_every_occurrence() {
+        let specs = [repeatable("publish-host-ip", None)];
+        let parsed = parse(
+            &words("set --publish-host-ip 127.0.0.1 --publish-host-ip=10.0.0.1"),
+            &specs,
+        )
+        .expect("parse");
+        assert_eq!(
+            parsed.list("publish-host-ip"),
+            Some(&["127.0.0.1".to_string(), "10.0.0.1".to_string()][..])
+        );
+        assert_eq!(parsed.arguments, vec!["set"]);
+        assert_eq!(
+            parse(&words("set"), &specs)
+                .expect("parse")
+                .list("publish-host-ip"),
+            None
+        );
+    }
+
+    #[test]
+    fn array_options_take_the_values_up_to_the_next_option() {
+        let specs = [array("docker-options", None), flag("debug", None)];
+        let parsed = parse(&words("set --docker-options=label=a cpus=1 --debug get"), &specs).expect("parse");
+        assert_eq!(
+            parsed.list("docker-options"),
+            Some(&["label=a".to_string(), "cpus=1".to_string()][..])
+        );
+        assert!(parsed.flag("debug"));
+        assert_eq!(parsed.arguments, vec!["set", "get"]);
+        assert_eq!(
+            parse(&words("--docker-options"), &specs),
+            Err(ArgumentError::MissingValue("docker-options".into()))
+        );
+    }
+
+    #[test]
+    fn numeric_options_reject_words() {
+        let specs = [numeric("http-port", None)];
+        let parsed = parse(&words("--http-port 8080"), &specs).expect("parse");
+        assert_eq!(parsed.text("http-port"), Some("8080"));
+        let error = parse(&words("--http-port=eighty"), &specs).expect_err("not numeric");
+        assert_eq!(
+            error.to_string(),
+            "Expected numeric value for '--http-port'; got \"eighty\""
+        );
+    }
+
+    #[test]
+    fn booleans_default_as_declared() {
+        let specs = [flag("publish", None)];
+        assert!(parse(&words(""), &specs).expect("parse").flag_or("publish", true));
+        assert!(!parse(&words("--no-publish"), &specs)
+            .expect("parse")
+            .flag_or("publish", true));
+        assert!(!parse(&words("--skip-publish"), &specs)
+            .expect("parse")
+            .flag_or("publish", true));
     }
 }

@@ -6,11 +6,13 @@ pub mod context;
 pub mod docs;
 pub mod init;
 pub mod lock;
+pub mod proxy;
 pub mod registry;
 pub mod secrets;
 pub mod server;
 pub mod version;
 
+use crate::orchestration::Commander;
 use crate::Failure;
 
 /// Kamal's `puts_by_host`: `<Type> Host: <host>` then the output and a blank line; `-q`
@@ -21,6 +23,34 @@ pub fn puts_by_host(kind: &str, host: &str, output: &str, quiet: bool) {
     } else {
         println!("{kind} Host: {host}\n{output}\n");
     }
+}
+
+/// Thor's `confirming`: `-y` proceeds; otherwise asks `<question> [y, N] (N) ` until the
+/// answer is `y` (proceed) or empty or `N` (prints `Aborted`). Where Thor would ask forever
+/// on a closed standard input, this aborts.
+pub fn confirming(commander: &Commander, question: &str, confirmed: bool) -> bool {
+    use std::io::{BufRead, Write};
+    if confirmed {
+        return true;
+    }
+    let stdin = std::io::stdin();
+    loop {
+        print!("{question} [y, N] (N) ");
+        let _ = std::io::stdout().flush();
+        let mut answer = String::new();
+        let read = stdin.lock().read_line(&mut answer).unwrap_or(0);
+        if read == 0 {
+            println!();
+            break;
+        }
+        match answer.trim() {
+            "y" => return true,
+            "" | "N" => break,
+            _ => commander.say("Your response must be one of: [y, N]. Please try again."),
+        }
+    }
+    commander.say("Aborted");
+    false
 }
 
 /// Replaces this process with `argv` (`exec`), as Kamal does for interactive sessions.
