@@ -97,6 +97,24 @@ impl Finished {
         format!("{}{}", self.stdout, self.stderr)
     }
 
+    fn assert_says(&self, text: &str) -> &Finished {
+        assert!(
+            self.stdout.contains(text),
+            "{text:?} not on stdout; output:\n{}",
+            self.all()
+        );
+        self
+    }
+
+    fn assert_not_says(&self, text: &str) -> &Finished {
+        assert!(
+            !self.stdout.contains(text),
+            "{text:?} on stdout; output:\n{}",
+            self.all()
+        );
+        self
+    }
+
     fn assert_success(&self) -> &Finished {
         assert_eq!(self.code, Some(0), "exit code; output:\n{}", self.all());
         self
@@ -302,6 +320,13 @@ impl<'a> Project<'a> {
             == "yes"
     }
 
+    /// `kamal lock status` says there is no lock.
+    fn assert_unlocked(&self) {
+        self.kamal(&["lock", "status"])
+            .assert_success()
+            .assert_says("There is no deploy lock");
+    }
+
     fn image(&self) -> String {
         format!(
             "{}/kamal-rs-test/{}:{}",
@@ -429,62 +454,32 @@ fn lock_acquire_blocks_a_second_until_released() {
         &format!("Version: {}", project.version),
         "Message: first holder",
     ] {
-        assert!(
-            second.stdout.contains(expected),
-            "{expected}; output:\n{}",
-            second.all()
-        );
+        second.assert_says(expected);
     }
-    assert!(
-        !second.stdout.contains("Acquired the deploy lock"),
-        "{}",
-        second.all()
-    );
+    second.assert_not_says("Acquired the deploy lock");
 
     let status = project.kamal(&["lock", "status"]);
     status.assert_success();
-    assert!(
-        status.stdout.contains("Message: first holder"),
-        "{}",
-        status.all()
-    );
+    status.assert_says("Message: first holder");
 
     // Regression: -q silences Thor's `say` lines but keeps what Kamal `puts` (the details).
     let quiet = project.kamal(&["lock", "acquire", "-q", "-m", "quiet holder"]);
     quiet.assert_error("Kamal::Cli::LockError");
-    assert!(quiet.stdout.contains("Message: first holder"), "{}", quiet.all());
-    assert!(
-        !quiet.stdout.contains("Deploy lock already in place!"),
-        "{}",
-        quiet.all()
-    );
+    quiet.assert_says("Message: first holder");
+    quiet.assert_not_says("Deploy lock already in place!");
 
     let release = project.kamal(&["lock", "release"]);
     release.assert_success();
-    assert!(
-        release.stdout.contains("Released the deploy lock"),
-        "{}",
-        release.all()
-    );
+    release.assert_says("Released the deploy lock");
     assert!(!project.lock_directory_exists(primary));
 
     let again = project.kamal(&["lock", "release"]);
     again.assert_success();
-    assert!(
-        again.stdout.contains("There is no deploy lock"),
-        "{}",
-        again.all()
-    );
+    again.assert_says("There is no deploy lock");
     let quiet = project.kamal(&["lock", "release", "-q"]);
     quiet.assert_success();
     assert_eq!(quiet.stdout, "", "-q: no `say` line");
-    let status = project.kamal(&["lock", "status"]);
-    status.assert_success();
-    assert!(
-        status.stdout.contains("There is no deploy lock"),
-        "{}",
-        status.all()
-    );
+    project.assert_unlocked();
 }
 
 #[test]
@@ -575,7 +570,7 @@ fn hooks_receive_kamal_environment_and_secrets() {
     let message = failed.assert_error("Kamal::Cli::HookError");
     assert!(message.starts_with("Hook `pre-connect` failed:\n"), "{message}");
     assert!(message.contains("hook-says-no"), "{message}");
-    assert!(!failed.stdout.contains("Running 'echo"), "{}", failed.all());
+    failed.assert_not_says("Running 'echo");
     for host in &bed.hosts {
         let audit = project.audit_log(host);
         assert!(!audit.contains("after-failing-hook"), "{host}: {audit}");
@@ -612,8 +607,8 @@ fn server_exec_prints_each_hosts_output_and_audits() {
     // -q keeps the output, without headers or log lines.
     let quiet = project.kamal(&["server", "exec", "-q", "echo quiet-output"]);
     quiet.assert_success();
-    assert!(!quiet.stdout.contains("App Host:"), "{}", quiet.all());
-    assert!(!quiet.stdout.contains("INFO"), "{}", quiet.all());
+    quiet.assert_not_says("App Host:");
+    quiet.assert_not_says("INFO");
     assert_eq!(
         quiet
             .stdout
@@ -687,11 +682,7 @@ fn a_down_host_fails_alone_and_the_other_completes() {
     assert!(!message.contains(&up), "{message}");
     // Regression: the host that worked printed its output (it used to be dropped when
     // another host failed).
-    assert!(
-        run.stdout.contains(&format!("App Host: {up}\nstill-ran\n")),
-        "{}",
-        run.all()
-    );
+    run.assert_says(&format!("App Host: {up}\nstill-ran\n"));
     let audit = project.audit_log(&up);
     assert!(
         audit.contains(&format!("Executed cmd 'echo still-ran' on {up}")),
@@ -721,25 +712,16 @@ fn dry_run_prints_and_changes_nothing() {
 
     let lock = project.kamal(&["lock", "acquire", "--dry-run", "-m", "dry"]);
     lock.assert_success();
-    assert!(
-        lock.stdout.contains(&format!(
-            "Would run /usr/bin/env mkdir .kamal/lock-{}",
-            project.service
-        )),
-        "{}",
-        lock.all()
-    );
+    lock.assert_says(&format!(
+        "Would run /usr/bin/env mkdir .kamal/lock-{}",
+        project.service
+    ));
     assert!(!project.lock_directory_exists(primary));
-    let status = project.kamal(&["lock", "status"]);
-    assert!(
-        status.stdout.contains("There is no deploy lock"),
-        "{}",
-        status.all()
-    );
+    project.assert_unlocked();
 
     let login = project.kamal(&["registry", "login", "--dry-run"]);
     login.assert_success();
-    assert!(login.stdout.contains("-u [REDACTED]"), "{}", login.all());
+    login.assert_says("-u [REDACTED]");
     for host in &bed.hosts {
         assert!(
             login.stdout.contains(&format!(
@@ -768,13 +750,7 @@ fn bad_input_unreachable_host() {
         message.contains(&format!("on host {down}: ")) && message.contains("No route to host"),
         "{message}"
     );
-    let status = project.kamal(&["lock", "status"]);
-    status.assert_success();
-    assert!(
-        status.stdout.contains("There is no deploy lock"),
-        "{}",
-        status.all()
-    );
+    project.assert_unlocked();
 }
 
 #[test]
@@ -799,13 +775,7 @@ fn bad_input_wrong_key() {
         );
     }
     assert!(message.contains("Permission denied (publickey)"), "{message}");
-    let status = project.kamal(&["lock", "status"]);
-    status.assert_success();
-    assert!(
-        status.stdout.contains("There is no deploy lock"),
-        "{}",
-        status.all()
-    );
+    project.assert_unlocked();
 }
 
 #[test]
@@ -841,12 +811,9 @@ fn bad_input_registry_password() {
     let message = bootstrap.assert_error("Kamal::Cli::HookError");
     assert!(message.starts_with("Hook `docker-setup` failed:\n"), "{message}");
     assert!(message.contains("401 Unauthorized"), "{message}");
-    assert!(
-        bootstrap.stdout.contains("Acquiring the deploy lock...")
-            && bootstrap.stdout.contains("Releasing the deploy lock..."),
-        "{}",
-        bootstrap.all()
-    );
+    bootstrap
+        .assert_says("Acquiring the deploy lock...")
+        .assert_says("Releasing the deploy lock...");
     assert!(!bootstrap.all().contains(wrong), "{}", bootstrap.all());
     // Regression: `.kamal` is made once, by the lock (Kamal's bootstrap has no second pass).
     assert_eq!(
@@ -858,12 +825,6 @@ fn bad_input_registry_password() {
         "{}",
         bootstrap.all()
     );
-    let status = project.kamal(&["lock", "status"]);
-    status.assert_success();
-    assert!(
-        status.stdout.contains("There is no deploy lock"),
-        "{}",
-        status.all()
-    );
+    project.assert_unlocked();
     assert!(!project.lock_directory_exists(&bed.hosts[0]));
 }
