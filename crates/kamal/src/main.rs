@@ -119,7 +119,7 @@ fn run(words: &[String]) -> ExitCode {
             commands::init::run(&printer, &directory, parsed.flag("bundle"))
                 .map_err(|error| Failure::from(ConfigError::io(directory, &error)))
         }
-        "build" | "lock" | "proxy" | "registry" | "server" => {
+        "app" | "build" | "lock" | "proxy" | "registry" | "server" => {
             run_on_hosts(name, &parsed, &settings, &load_options, environment, &printer)
         }
         "version" => {
@@ -193,6 +193,7 @@ fn run_on_hosts(
         return Ok(());
     };
     let known: &[&str] = match name {
+        "app" => commands::app::SUBCOMMANDS,
         "build" => &["push", "pull", "deliver", "create", "remove", "details", "dev"],
         "lock" => &["status", "acquire", "release"],
         "proxy" => commands::proxy::SUBCOMMANDS,
@@ -213,6 +214,7 @@ fn run_on_hosts(
         commands::context::commander(settings, load_options, environment, name, Some(subcommand))?;
     let rest = &parsed.arguments[1..];
     match (name, subcommand) {
+        ("app", sub) => commands::app::dispatch(&commander, sub, parsed),
         ("proxy", sub) => commands::proxy::dispatch(&commander, sub, parsed),
         ("lock", "status") => commands::lock::status(&commander),
         ("lock", "acquire") => {

@@ -19,6 +19,13 @@ pub struct CommandSpec {
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
+        name: "app",
+        usage: "kamal app",
+        summary: "Manage application",
+        options: &[],
+        max_arguments: None,
+    },
+    CommandSpec {
         name: "build",
         usage: "kamal build",
         summary: "Build application image",

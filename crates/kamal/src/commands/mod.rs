@@ -1,5 +1,6 @@
 //! One module per command, each a function from resolved settings to an outcome.
 
+pub mod app;
 pub mod build;
 pub mod config;
 pub mod context;

@@ -3,6 +3,7 @@
 //! OpenSSH or a dry run), the printer, the lazily loaded secrets — and Kamal's run-wide
 //! state: whether the pre-connect hook has run, whether the deploy lock is held.
 
+pub mod boot;
 pub mod hooks;
 pub mod lock;
 pub mod specifics;
