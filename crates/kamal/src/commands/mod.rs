@@ -1,7 +1,9 @@
 //! One module per command, each a function from resolved settings to an outcome.
 
 pub mod app;
+pub mod app_proxy;
 pub mod build;
+pub mod deploy;
 pub mod config;
 pub mod context;
 pub mod docs;
