@@ -3,7 +3,6 @@
 pub mod app;
 pub mod app_proxy;
 pub mod build;
-pub mod deploy;
 pub mod config;
 pub mod context;
 pub mod docs;
