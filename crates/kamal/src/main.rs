@@ -122,6 +122,9 @@ fn run(words: &[String]) -> ExitCode {
         "app" | "build" | "lock" | "proxy" | "registry" | "server" => {
             run_on_hosts(name, &parsed, &settings, &load_options, environment, &printer)
         }
+        "deploy" | "redeploy" | "rollback" | "prune" => {
+            run_sequence(name, &parsed, &settings, &load_options, environment)
+        }
         "version" => {
             commands::version::run(&printer);
             Ok(())
@@ -177,6 +180,49 @@ pub enum Failure {
     /// Thor's usage errors (stderr, no ERROR line).
     #[error("{0}")]
     Usage(String),
+}
+
+/// Kamal's main sequences: deploy, redeploy, rollback, prune.
+fn run_sequence(
+    name: &str,
+    parsed: &args::Parsed,
+    settings: &GlobalSettings,
+    load_options: &LoadOptions,
+    environment: system::SystemEnvironment,
+) -> Result<(), Failure> {
+    let subcommand = parsed.arguments.first().map(String::as_str);
+    if name == "rollback" && subcommand.is_none() {
+        return Err(Failure::Usage(
+            "ERROR: \"kamal rollback\" was called with no arguments\nUsage: \"kamal rollback [VERSION]\""
+                .into(),
+        ));
+    }
+    if name == "prune" && !matches!(subcommand, Some("all" | "images" | "containers")) {
+        return Err(Failure::Usage(format!(
+            "Could not find command \"{}\" in \"prune\" namespace.",
+            subcommand.unwrap_or_default()
+        )));
+    }
+    let mut load_options = load_options.clone();
+    if name == "rollback" {
+        load_options.version = subcommand.map(String::from);
+    }
+    let commander = commands::context::commander(settings, &load_options, environment, name, None)?;
+    let steps = commands::deploy::Steps {
+        skip_push: parsed.flag("skip-push"),
+        no_cache: parsed.flag("no-cache"),
+        full: name == "deploy",
+    };
+    match (name, subcommand) {
+        ("deploy" | "redeploy", _) => commands::deploy::deploy(&commander, steps),
+        ("rollback", Some(version)) => commands::deploy::rollback(&commander, version),
+        ("prune", Some("images")) => commands::deploy::prune_images(&commander),
+        ("prune", Some("containers")) => {
+            let retain = parsed.text("retain").and_then(|text| text.parse().ok());
+            commands::deploy::prune_containers(&commander, retain)
+        }
+        _ => commands::deploy::prune_all(&commander),
+    }
 }
 
 /// Commands that work on hosts: resolve the subcommand, build the commander, run.

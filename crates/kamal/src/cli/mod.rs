@@ -22,7 +22,11 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "app",
         usage: "kamal app",
         summary: "Manage application",
-        options: &[args::numeric("drain-timeout", None), args::value("message", None)],
+        options: &[
+            args::numeric("drain-timeout", None),
+            args::value("message", None),
+            args::flag("stop", Some('s')),
+        ],
         max_arguments: None,
     },
     CommandSpec {
@@ -90,6 +94,34 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "Show combined config (including secrets!)",
         options: &[],
         max_arguments: Some(0),
+    },
+    CommandSpec {
+        name: "deploy",
+        usage: "kamal deploy",
+        summary: "Deploy app to servers",
+        options: &[args::flag("skip-push", Some('P')), args::flag("no-cache", None)],
+        max_arguments: Some(0),
+    },
+    CommandSpec {
+        name: "prune",
+        usage: "kamal prune",
+        summary: "Prune old application images and containers",
+        options: &[args::value("retain", None)],
+        max_arguments: Some(1),
+    },
+    CommandSpec {
+        name: "redeploy",
+        usage: "kamal redeploy",
+        summary: "Deploy app to servers without bootstrapping servers, starting kamal-proxy and pruning",
+        options: &[args::flag("skip-push", Some('P')), args::flag("no-cache", None)],
+        max_arguments: Some(0),
+    },
+    CommandSpec {
+        name: "rollback",
+        usage: "kamal rollback [VERSION]",
+        summary: "Rollback app to VERSION",
+        options: &[],
+        max_arguments: Some(1),
     },
     CommandSpec {
         name: "docs",

@@ -5,6 +5,7 @@ pub mod app_proxy;
 pub mod build;
 pub mod config;
 pub mod context;
+pub mod deploy;
 pub mod docs;
 pub mod init;
 pub mod lock;

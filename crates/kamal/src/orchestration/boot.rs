@@ -413,12 +413,8 @@ impl Commander {
                         host.name()
                     )));
                 }
-                let port = app
-                    .role()
-                    .proxy()
-                    .map(|proxy| proxy.app_port())
-                    .unwrap_or_else(|| "80".to_string());
-                if let Some(deploy) = app.deploy(&format!("{id}:{port}")) {
+                // The builder adds the role's app_port: `--target="<id>:<port>"`.
+                if let Some(deploy) = app.deploy(&id) {
                     host.execute(&deploy)?;
                 }
                 Ok(())

@@ -1,0 +1,168 @@
+//! `kamal deploy`, `redeploy`, `rollback VERSION` and `prune`: Kamal's sequences (spec §6)
+//! around `app boot`. The image is built or pulled outside the lock; everything that
+//! changes hosts runs under it; post-deploy runs after the lock is released, with the
+//! deploy's runtime.
+
+use std::time::Instant;
+
+use kamal_commands::app::App;
+use kamal_commands::{auditor, prune};
+use kamal_ssh::{Level, RunOptions};
+
+use crate::orchestration::hooks::Extra;
+use crate::orchestration::Commander;
+use crate::Failure;
+
+/// What distinguishes deploy from redeploy.
+#[derive(Debug, Clone, Copy)]
+pub struct Steps {
+    pub skip_push: bool,
+    pub no_cache: bool,
+    /// deploy boots the proxy and prunes; redeploy does neither.
+    pub full: bool,
+}
+
+pub fn deploy(commander: &Commander, steps: Steps) -> Result<(), Failure> {
+    let started = Instant::now();
+    if steps.skip_push {
+        commander.say("Pull app image...");
+        crate::commands::build::pull(commander)?;
+    } else {
+        commander.say("Build and push app image...");
+        crate::commands::build::push(commander, steps.no_cache)?;
+        crate::commands::build::pull(commander)?;
+    }
+    commander.with_lock(|| {
+        commander.run_hook("pre-deploy", &Extra::default())?;
+        if steps.full {
+            commander.say("Ensure kamal-proxy is running...");
+            crate::commands::proxy::boot(commander)?;
+        }
+        commander.say("Detect stale containers...");
+        stale_containers(commander, true)?;
+        commander.boot_app(&commander.version)?;
+        if steps.full {
+            commander.say("Prune old containers and images...");
+            prune_all(commander)?;
+        }
+        Ok(())
+    })?;
+    finish(commander, started)
+}
+
+/// `Finished all in N seconds`, then post-deploy with `KAMAL_RUNTIME`.
+fn finish(commander: &Commander, started: Instant) -> Result<(), Failure> {
+    let runtime = started.elapsed();
+    commander.say(&format!("  Finished all in {:.1} seconds", runtime.as_secs_f64()));
+    commander.run_hook(
+        "post-deploy",
+        &Extra {
+            runtime: Some(runtime.as_secs()),
+            ..Extra::default()
+        },
+    )
+}
+
+/// Boots a version whose containers are still on every app host (stopped is fine).
+pub fn rollback(commander: &Commander, version: &str) -> Result<(), Failure> {
+    let started = Instant::now();
+    let rolled_back = commander.with_lock(|| {
+        let hosts = commander.app_hosts();
+        let missing = commander.on(&hosts, |host| {
+            for role in commander.roles_on(host.name()) {
+                let app = App::new(&commander.config, role, host.name(), version);
+                if host.capture(&app.container_id_for_version(version, false))?.is_empty() {
+                    return Ok(Some(host.name().to_string()));
+                }
+            }
+            Ok(None)
+        })?;
+        if let Some(host) = missing.into_iter().flatten().next() {
+            commander.say(&format!(
+                "Error looking for container version {version}: Exception while executing on host {host}: Container not found"
+            ));
+            commander.say(&format!(
+                "The app version '{version}' is not available as a container (use 'kamal app containers' for available versions)"
+            ));
+            return Ok(false);
+        }
+        commander.run_hook("pre-deploy", &Extra::default())?;
+        commander.boot_app(version)?;
+        Ok(true)
+    })?;
+    if rolled_back {
+        finish(commander, started)?;
+    }
+    Ok(())
+}
+
+/// Running containers of a role whose version is not the current one: listed, or stopped.
+pub fn stale_containers(commander: &Commander, stop: bool) -> Result<(), Failure> {
+    let hosts = commander.app_hosts();
+    let lines = commander.on(&hosts, |host| {
+        let mut lines = Vec::new();
+        for role in commander.roles_on(host.name()) {
+            let app = App::new(&commander.config, role, host.name(), &commander.version);
+            let lenient = RunOptions::execute().raise_on_non_zero_exit(false);
+            let current = host.capture_with(&app.current_running_version(), lenient)?;
+            let versions = host.capture_with(&app.list_versions(&[], &[]), lenient)?;
+            for version in versions.lines().map(str::trim).filter(|version| !version.is_empty() && *version != current.trim()) {
+                if stop {
+                    lines.push(format!("Stopping stale container for role {} with version {version}", role.name));
+                    host.execute_with(&app.stop(Some(version)), lenient)?;
+                } else {
+                    lines.push(format!(
+                        "Detected stale container for role {} with version {version} (use `kamal app stale_containers --stop` to stop)",
+                        role.name
+                    ));
+                }
+            }
+        }
+        Ok((host.name().to_string(), lines))
+    })?;
+    for (host, lines) in lines {
+        for line in lines {
+            crate::commands::puts_by_host("App", &host, &line, commander.settings.quiet);
+        }
+    }
+    Ok(())
+}
+
+/// `prune all`: stopped containers beyond `retain_containers`, then unused images.
+pub fn prune_all(commander: &Commander) -> Result<(), Failure> {
+    prune_containers(commander, None)?;
+    prune_images(commander)
+}
+
+pub fn prune_containers(commander: &Commander, retain: Option<i64>) -> Result<(), Failure> {
+    let retain = retain.unwrap_or_else(|| commander.config.retain_containers());
+    if retain < 1 {
+        return Err(Failure::Remote {
+            class: "RuntimeError",
+            message: "retain must be at least 1".into(),
+        });
+    }
+    let stamp = commander.stamp();
+    let command = prune::app_containers(&commander.config, retain as u32);
+    commander.with_lock(|| {
+        commander.on(&commander.specifics.hosts, |host| {
+            let audit = auditor::record(&commander.config, &stamp, &[], "Pruned containers");
+            host.execute_with(&audit, RunOptions::execute().verbosity(Level::Debug))?;
+            host.execute(&command).map(|_| ())
+        })?;
+        Ok(())
+    })
+}
+
+pub fn prune_images(commander: &Commander) -> Result<(), Failure> {
+    let stamp = commander.stamp();
+    commander.with_lock(|| {
+        commander.on(&commander.specifics.hosts, |host| {
+            let audit = auditor::record(&commander.config, &stamp, &[], "Pruned images");
+            host.execute_with(&audit, RunOptions::execute().verbosity(Level::Debug))?;
+            host.execute(&prune::dangling_images(&commander.config))?;
+            host.execute(&prune::tagged_images(&commander.config)).map(|_| ())
+        })?;
+        Ok(())
+    })
+}
