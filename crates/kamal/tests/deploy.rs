@@ -1,0 +1,315 @@
+//! The app lifecycle end to end on the test bed, with the real `kamal` binary and our
+//! kamal-proxy image (from the bed's registry, through `proxy.run`): deploy, a second
+//! version under continuous load with no failed request, rollback, boot groups with their
+//! hooks and `boot.wait`, and a version that fails its health check leaving the old one
+//! serving. Each test deploys the bed's example app (`service: app`, as its image label
+//! says) under a destination of its own, so container names, locks and proxy services
+//! never clash; the tests take turns, because they share each host's kamal-proxy.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use support::{bed, finish, Bed, Finished};
+
+/// One deploy at a time: they share the hosts' kamal-proxy (and its boot).
+static TURN: Mutex<()> = Mutex::new(());
+
+struct Deployment<'a> {
+    bed: &'a Bed,
+    dir: PathBuf,
+    destination: String,
+    host_name: String,
+}
+
+impl<'a> Deployment<'a> {
+    fn new(bed: &'a Bed, name: &str, servers: &str, extra: &str) -> Deployment<'a> {
+        let destination = format!("{name}{}", std::process::id());
+        let dir = std::env::temp_dir().join(format!("kamal-deploy-test-{destination}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("config")).expect("config dir");
+        std::fs::create_dir_all(dir.join(".kamal/hooks")).expect("hooks dir");
+        std::fs::copy(&bed.known_hosts, dir.join("known_hosts")).expect("known_hosts");
+        std::fs::write(
+            dir.join("ssh_config"),
+            format!(
+                "Host *\n    UserKnownHostsFile {}\n",
+                dir.join("known_hosts").display()
+            ),
+        )
+        .expect("ssh_config");
+        let host_name = format!("{destination}.test");
+        let deployment = Deployment {
+            bed,
+            dir,
+            destination,
+            host_name,
+        };
+        deployment.configure(servers, extra);
+        std::fs::write(
+            deployment
+                .dir
+                .join(format!("config/deploy.{}.yml", deployment.destination)),
+            "readiness_delay: 0\n",
+        )
+        .expect("destination file");
+        std::fs::write(
+            deployment
+                .dir
+                .join(format!(".kamal/secrets.{}", deployment.destination)),
+            format!("KAMAL_REGISTRY_PASSWORD={}\n", bed.registry_password),
+        )
+        .expect("secrets");
+        deployment
+    }
+
+    /// Writes `config/deploy.yml`: `servers` as given, the proxy on this test's host name.
+    fn configure(&self, servers: &str, extra: &str) {
+        let bed = self.bed;
+        let config = format!(
+            "service: app\nimage: kamal-testbed/app\nservers:\n{servers}\n\
+             proxy:\n  host: {host}\n  app_port: 80\n  healthcheck:\n    path: /up\n    interval: 1\n\
+             \x20 run:\n    registry: {registry}\n    repository: basecamp/kamal-proxy\n    version: v0.9.2\n\
+             registry:\n  server: {registry}\n  username: {user}\n  password: [KAMAL_REGISTRY_PASSWORD]\n\
+             ssh:\n  keys_only: true\n  keys: [\"{key}\"]\n  config: [\"{ssh_config}\"]\n\
+             builder:\n  arch: amd64\n{extra}",
+            host = self.host_name,
+            registry = bed.registry,
+            user = bed.registry_user,
+            key = bed.key.display(),
+            ssh_config = self.dir.join("ssh_config").display(),
+        );
+        std::fs::write(self.dir.join("config/deploy.yml"), config).expect("deploy.yml");
+    }
+
+    fn write_hook(&self, name: &str, script: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.dir.join(format!(".kamal/hooks/{name}"));
+        std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).expect("hook");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+
+    fn kamal(&self, version: &str, args: &[&str]) -> Finished {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_kamal"));
+        command
+            .args(args)
+            .args(["-d", &self.destination])
+            .current_dir(&self.dir)
+            .env("VERSION", version);
+        for (name, _) in std::env::vars() {
+            if name.starts_with("KAMAL_") {
+                command.env_remove(name);
+            }
+        }
+        finish(command, &format!("kamal {}", args.join(" ")))
+    }
+
+    /// What `GET /version` answers on `host` through its kamal-proxy.
+    fn version_served(&self, host: &str) -> (u16, String) {
+        get(host, &self.host_name, "/version")
+    }
+}
+
+impl Drop for Deployment<'_> {
+    fn drop(&mut self) {
+        let cleanup = format!(
+            "docker exec kamal-proxy kamal-proxy remove app-web-{destination} >/dev/null 2>&1; \
+             docker rm -f $(docker ps -aq --filter label=service=app --filter label=destination={destination}) >/dev/null 2>&1; \
+             rm -rf .kamal/apps/app-{destination} .kamal/lock-app-{destination} .kamal/app-{destination}-audit.log; true",
+            destination = self.destination
+        );
+        for host in &self.bed.hosts {
+            let _ = self.bed.remote(host, &cleanup);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// One HTTP/1.0 request to `host:80` with a Host header: status and body.
+fn get(host: &str, host_header: &str, path: &str) -> (u16, String) {
+    let attempt = || -> std::io::Result<(u16, String)> {
+        let mut stream = TcpStream::connect((host, 80))?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: {host_header}\r\n\r\n")?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        let status = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0);
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.trim().to_string())
+            .unwrap_or_default();
+        Ok((status, body))
+    };
+    attempt().unwrap_or((0, String::new()))
+}
+
+fn web_behind_proxy(bed: &Bed) -> String {
+    format!("  web:\n    hosts: [{}]", bed.hosts.join(", "))
+}
+
+#[test]
+fn deploy_a_second_version_under_load_then_roll_back() {
+    let Some(bed) = bed() else { return };
+    let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let deployment = Deployment::new(&bed, "load", &web_behind_proxy(&bed), "");
+
+    deployment.kamal("v1", &["deploy", "-P"]).assert_success();
+    for host in &bed.hosts {
+        assert_eq!(deployment.version_served(host), (200, "v1".to_string()), "{host}");
+    }
+
+    // Continuous load on every host while v2 replaces v1.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (served, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(Mutex::new(Vec::new())));
+    let load: Vec<_> = bed
+        .hosts
+        .iter()
+        .map(|host| {
+            let (host, header) = (host.clone(), deployment.host_name.clone());
+            let (stop, served, failed) = (stop.clone(), served.clone(), failed.clone());
+            std::thread::spawn(move || {
+                let deadline = Instant::now() + Duration::from_secs(120);
+                let mut count = 0;
+                while !stop.load(Ordering::SeqCst) && Instant::now() < deadline && count < 20_000 {
+                    let (status, body) = get(&host, &header, "/version");
+                    if status == 200 && (body == "v1" || body == "v2") {
+                        served.fetch_add(1, Ordering::SeqCst);
+                    } else {
+                        failed
+                            .lock()
+                            .unwrap_or_else(|poisoned| poisoned.into_inner())
+                            .push(format!("{host}: {status} {body:?}"));
+                    }
+                    count += 1;
+                }
+            })
+        })
+        .collect();
+    let second = deployment.kamal("v2", &["deploy", "-P"]);
+    stop.store(true, Ordering::SeqCst);
+    for thread in load {
+        thread.join().expect("load thread");
+    }
+    second.assert_success();
+    let failed = failed
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    assert!(
+        failed.is_empty(),
+        "{} failed requests during the deploy: {:?}",
+        failed.len(),
+        &failed[..failed.len().min(5)]
+    );
+    assert!(
+        served.load(Ordering::SeqCst) > 10,
+        "the load generator barely ran"
+    );
+    for host in &bed.hosts {
+        assert_eq!(deployment.version_served(host), (200, "v2".to_string()), "{host}");
+    }
+
+    deployment.kamal("v2", &["rollback", "v1"]).assert_success();
+    for host in &bed.hosts {
+        assert_eq!(deployment.version_served(host), (200, "v1".to_string()), "{host}");
+    }
+    let version = deployment.kamal("v1", &["app", "version", "-q"]);
+    version.assert_success();
+    assert_eq!(
+        version.stdout.matches("v1").count(),
+        bed.hosts.len(),
+        "{}",
+        version.all()
+    );
+    deployment
+        .kamal("v1", &["lock", "status"])
+        .assert_success()
+        .assert_says("There is no deploy lock");
+}
+
+#[test]
+fn boot_groups_run_the_boot_hooks_per_group_and_wait_after_each() {
+    let Some(bed) = bed() else { return };
+    let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let servers = format!("  web:\n    hosts: [{}]\n    proxy: false", bed.hosts.join(", "));
+    let deployment = Deployment::new(&bed, "groups", &servers, "boot:\n  limit: 1\n  wait: 2\n");
+    let log = deployment.dir.join("hooks.log");
+    for hook in ["pre-app-boot", "post-app-boot"] {
+        deployment.write_hook(
+            hook,
+            &format!("echo \"{hook} $KAMAL_HOSTS $(date +%s.%N)\" >> {}", log.display()),
+        );
+    }
+    deployment.kamal("v1", &["deploy", "-P"]).assert_success();
+
+    let text = std::fs::read_to_string(&log).expect("hooks log");
+    let lines: Vec<(&str, &str, f64)> = text
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            (fields[0], fields[1], fields[2].parse().expect("time"))
+        })
+        .collect();
+    let expected: Vec<(&str, &str)> = bed
+        .hosts
+        .iter()
+        .flat_map(|host| [("pre-app-boot", host.as_str()), ("post-app-boot", host.as_str())])
+        .collect();
+    let seen: Vec<(&str, &str)> = lines.iter().map(|(hook, hosts, _)| (*hook, *hosts)).collect();
+    assert_eq!(
+        seen, expected,
+        "one pre/post pair per group, each with its one host:\n{text}"
+    );
+    let gap = lines[2].2 - lines[1].2;
+    assert!(
+        gap >= 2.0,
+        "the second group started {gap:.2}s after the first post-app-boot (boot.wait is 2)"
+    );
+}
+
+#[test]
+fn a_version_that_fails_its_health_check_leaves_the_old_one_serving() {
+    let Some(bed) = bed() else { return };
+    let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let deployment = Deployment::new(&bed, "unhealthy", &web_behind_proxy(&bed), "");
+    deployment.kamal("v1", &["deploy", "-P"]).assert_success();
+
+    // v2 is probed on a path the app does not serve.
+    let servers = web_behind_proxy(&bed);
+    deployment.configure(&servers, "deploy_timeout: 3\n");
+    let config = std::fs::read_to_string(deployment.dir.join("config/deploy.yml")).expect("config");
+    std::fs::write(
+        deployment.dir.join("config/deploy.yml"),
+        config.replace("path: /up", "path: /not-here"),
+    )
+    .expect("config");
+    let failed = deployment.kamal("v2", &["deploy", "-P"]);
+    let message = failed.assert_error("SSHKit::Command::Failed");
+    assert!(message.contains("target failed to become healthy"), "{message}");
+    assert!(
+        message.contains("/not-here"),
+        "the error says what was probed: {message}"
+    );
+    for host in &bed.hosts {
+        assert!(message.contains(host.as_str()), "{host} named: {message}");
+        assert_eq!(
+            deployment.version_served(host),
+            (200, "v1".to_string()),
+            "{host} still serves v1"
+        );
+    }
+    deployment
+        .kamal("v1", &["lock", "status"])
+        .assert_success()
+        .assert_says("There is no deploy lock");
+}
