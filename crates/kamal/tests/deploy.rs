@@ -313,3 +313,55 @@ fn a_version_that_fails_its_health_check_leaves_the_old_one_serving() {
         .assert_success()
         .assert_says("There is no deploy lock");
 }
+
+#[test]
+fn maintenance_serves_the_built_in_page_then_the_apps_own_and_live_brings_it_back() {
+    let Some(bed) = bed() else { return };
+    let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let deployment = Deployment::new(&bed, "maintenance", &web_behind_proxy(&bed), "");
+    deployment.kamal("v1", &["deploy", "-P"]).assert_success();
+
+    // The proxy's built-in 503 page, with the message.
+    deployment
+        .kamal("v1", &["app", "maintenance", "--message", "Back soon"])
+        .assert_success();
+    for host in &bed.hosts {
+        let (status, body) = deployment.version_served(host);
+        assert_eq!(status, 503, "{host}: {body}");
+        assert!(body.contains("Back soon"), "{host}: {body}");
+    }
+    deployment.kamal("v1", &["app", "live"]).assert_success();
+
+    // The app's own pages (error_pages_path), uploaded per version at boot.
+    std::fs::create_dir_all(deployment.dir.join("public")).expect("pages dir");
+    std::fs::write(
+        deployment.dir.join("public/503.html"),
+        "<h1>Our own maintenance page</h1><p>{{ .Message }}</p>\n",
+    )
+    .expect("503.html");
+    let config = std::fs::read_to_string(deployment.dir.join("config/deploy.yml")).expect("config");
+    std::fs::write(
+        deployment.dir.join("config/deploy.yml"),
+        format!("{config}error_pages_path: public\n"),
+    )
+    .expect("config");
+    deployment.kamal("v1", &["deploy", "-P"]).assert_success();
+    deployment
+        .kamal(
+            "v1",
+            &["app", "maintenance", "--message", "Upgrading the database"],
+        )
+        .assert_success();
+    for host in &bed.hosts {
+        let (status, body) = deployment.version_served(host);
+        assert_eq!(status, 503, "{host}: {body}");
+        assert!(
+            body.contains("Our own maintenance page") && body.contains("Upgrading the database"),
+            "{host}: {body}"
+        );
+    }
+    deployment.kamal("v1", &["app", "live"]).assert_success();
+    for host in &bed.hosts {
+        assert_eq!(deployment.version_served(host), (200, "v1".to_string()), "{host}");
+    }
+}
