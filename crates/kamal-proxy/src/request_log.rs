@@ -14,10 +14,9 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
-use serde_json::{json, Value};
 
 use crate::body::{BoxError, ProxyBody};
-use crate::logging;
+use crate::logging::{self, Field};
 use crate::metrics::Metrics;
 
 /// The request side of the log line, captured before the request is consumed.
@@ -172,34 +171,36 @@ impl Record {
         } else {
             self.outcome.forwarded_for.clone()
         };
-        let mut fields: Vec<(&str, Value)> = vec![
-            ("host", json!(facts.host)),
-            ("port", json!(self.port)),
-            ("path", json!(facts.path)),
-            ("request_id", json!(facts.request_id)),
-            ("status", json!(self.status)),
-            ("service", json!(self.outcome.service)),
-            ("target", json!(self.outcome.target)),
-            ("duration", json!(duration.as_nanos() as u64)),
-            ("method", json!(facts.method)),
-            ("req_content_length", json!(facts.request_content_length)),
-            ("req_content_type", json!(facts.request_content_type)),
-            ("resp_content_length", json!(bytes)),
-            ("resp_content_type", json!(self.response_content_type)),
-            ("client_addr", json!(facts.client_addr)),
-            ("client_port", json!(facts.client_port)),
-            ("remote_addr", json!(remote_addr)),
-            ("user_agent", json!(facts.user_agent)),
-            ("proto", json!(facts.proto)),
-            ("scheme", json!(if facts.tls { "https" } else { "http" })),
-            ("query", json!(facts.query)),
-        ];
+        let scheme = if facts.tls { "https" } else { "http" };
+        let mut fields: Vec<(&str, Field<'_>)> = Vec::with_capacity(24);
+        fields.extend([
+            ("host", Field::Text(&facts.host)),
+            ("port", Field::Unsigned(u64::from(self.port))),
+            ("path", Field::Text(&facts.path)),
+            ("request_id", Field::Text(&facts.request_id)),
+            ("status", Field::Unsigned(u64::from(self.status))),
+            ("service", Field::Text(&self.outcome.service)),
+            ("target", Field::Text(&self.outcome.target)),
+            ("duration", Field::Unsigned(duration.as_nanos() as u64)),
+            ("method", Field::Text(&facts.method)),
+            ("req_content_length", Field::Integer(facts.request_content_length)),
+            ("req_content_type", Field::Text(&facts.request_content_type)),
+            ("resp_content_length", Field::Unsigned(bytes)),
+            ("resp_content_type", Field::Text(&self.response_content_type)),
+            ("client_addr", Field::Text(&facts.client_addr)),
+            ("client_port", Field::Text(&facts.client_port)),
+            ("remote_addr", Field::Text(&remote_addr)),
+            ("user_agent", Field::Text(&facts.user_agent)),
+            ("proto", Field::Text(&facts.proto)),
+            ("scheme", Field::Text(scheme)),
+            ("query", Field::Text(&facts.query)),
+        ]);
         if !self.outcome.target.is_empty() {
             for (name, value) in self.outcome.request_headers.iter().chain(&self.response_headers) {
-                fields.push((name.as_str(), json!(value)));
+                fields.push((name.as_str(), Field::Text(value)));
             }
         }
-        logging::info("Request", &fields);
+        logging::info_fields("Request", &fields);
     }
 }
 

@@ -17,7 +17,9 @@ pub fn main(args: Vec<String>, environment: &dyn Environment) -> i32 {
         Ok(runtime) => runtime,
         Err(error) => return fail(&format!("unable to start the runtime: {error}")),
     };
-    match runtime.block_on(commands::execute(args, environment)) {
+    let result = runtime.block_on(commands::execute(args, environment));
+    crate::logging::flush();
+    match result {
         Ok(()) => 0,
         Err(error) => fail(&error),
     }

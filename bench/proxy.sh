@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# Benchmark: kamal-proxy (Rust) against nginx and Caddy, same run, same upstream, all on 127.0.0.1.
+# One command: `bench/proxy.sh`. Writes bench/results-proxy.md and prints the table.
+#
+#   small   GET of a 13-byte file over HTTP/1.1 keep-alive (wrk, $KAMAL_BENCH_CONNECTIONS connections)
+#   1mb     GET of a 1 MiB file (16 connections)
+#
+# The upstream is one nginx worker serving static files (so it is never the bottleneck). Each proxy keeps
+# keep-alive connections to it: nginx with `upstream { keepalive 100; }` and `proxy_http_version 1.1`, Caddy's
+# `reverse_proxy` as it comes, kamal-proxy as Kamal deploys it (buffering off here; a second row turns on
+# Kamal's default request/response buffering). Access logs: off for nginx, Caddy's default (off); kamal-proxy
+# always logs one JSON line per request, which goes to /dev/null. nginx runs `worker_processes auto` (2 here).
+#
+# Requests/s and p50/p99 latency are wrk's (`--latency`). CPU µs/req is the proxy's own user+system time
+# (all its processes, from /proc) over the requests wrk completed: the cost per request, which other load on
+# a shared machine disturbs far less than throughput. RSS is /proc's VmRSS summed over the proxy's
+# processes: idle (after start and one deploy, before any load) and after the load.
+#
+# Needs: nginx-light caddy wrk (Debian). Bounded: each run lasts $KAMAL_BENCH_DURATION (10s) per proxy and
+# size; every process started here is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD"
+results="$root/bench/results-proxy.md"
+duration="${KAMAL_BENCH_DURATION:-10s}"
+connections="${KAMAL_BENCH_CONNECTIONS:-64}"
+threads="${KAMAL_BENCH_THREADS:-1}"
+rounds="${KAMAL_BENCH_ROUNDS:-3}"
+upstream_port=18180
+nginx_port=18181
+caddy_port=18182
+kamal_port=18183
+kamal_https_port=18443
+kamal_buffered_port=18184
+kamal_buffered_https_port=18444
+
+for tool in nginx caddy wrk; do
+    command -v "$tool" >/dev/null || {
+        echo "bench/proxy.sh: $tool is missing: apt-get -o DPkg::Lock::Timeout=600 install -y nginx-light caddy wrk" >&2
+        exit 1
+    }
+done
+
+echo "building kamal-proxy (release)…" >&2
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target-proxy}" cargo build --release -q -p kamal-proxy
+binary="${CARGO_TARGET_DIR:-$root/target-proxy}/release/kamal-proxy"
+
+work=$(mktemp -d /tmp/kamal-proxy-bench.XXXXXX)
+chmod 755 "$work" # nginx workers run as an unprivileged user and read the files served
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+wait_for_port() { # port
+    for _ in $(seq 1 200); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+        sleep 0.05
+    done
+    echo "bench/proxy.sh: nothing listens on 127.0.0.1:$1" >&2
+    return 1
+}
+
+# CPU time in clock ticks (utime + stime) of a process and all its descendants.
+cpu_tree() { # pid
+    local total=0 pid
+    for pid in $1 $(pgrep -P "$1" || true); do
+        total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$total"
+}
+
+# RSS in KiB of a process and all its descendants.
+rss_tree() { # pid
+    local total=0 pid
+    for pid in $1 $(pgrep -P "$1" || true); do
+        total=$((total + $(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)))
+    done
+    echo "$total"
+}
+
+mkdir -p "$work/www" "$work/nginx-upstream" "$work/nginx-proxy"
+printf 'Hello, world\n' >"$work/www/small"
+printf 'ok\n' >"$work/www/up"
+head -c 1048576 /dev/zero | tr '\0' 'x' >"$work/www/1mb"
+
+cat >"$work/nginx-upstream/nginx.conf" <<EOF
+worker_processes 1;
+pid $work/nginx-upstream/nginx.pid;
+error_log $work/nginx-upstream/error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $work/nginx-upstream/body; proxy_temp_path $work/nginx-upstream/proxy;
+    fastcgi_temp_path $work/nginx-upstream/fastcgi; uwsgi_temp_path $work/nginx-upstream/uwsgi; scgi_temp_path $work/nginx-upstream/scgi;
+    keepalive_requests 1000000;
+    server { listen 127.0.0.1:$upstream_port; root $work/www; }
+}
+EOF
+nginx -p "$work/nginx-upstream" -c "$work/nginx-upstream/nginx.conf" -g 'daemon off;' &
+pids+=($!)
+
+cat >"$work/nginx-proxy/nginx.conf" <<EOF
+worker_processes auto;
+pid $work/nginx-proxy/nginx.pid;
+error_log $work/nginx-proxy/error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $work/nginx-proxy/body; proxy_temp_path $work/nginx-proxy/proxy;
+    fastcgi_temp_path $work/nginx-proxy/fastcgi; uwsgi_temp_path $work/nginx-proxy/uwsgi; scgi_temp_path $work/nginx-proxy/scgi;
+    keepalive_requests 1000000;
+    upstream app { server 127.0.0.1:$upstream_port; keepalive 100; }
+    server {
+        listen 127.0.0.1:$nginx_port;
+        location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host \$host; }
+    }
+}
+EOF
+nginx -p "$work/nginx-proxy" -c "$work/nginx-proxy/nginx.conf" -g 'daemon off;' &
+nginx_pid=$!
+pids+=($nginx_pid)
+
+cat >"$work/Caddyfile" <<EOF
+{
+    admin off
+    auto_https off
+}
+http://127.0.0.1:$caddy_port {
+    reverse_proxy 127.0.0.1:$upstream_port
+}
+EOF
+XDG_DATA_HOME="$work/caddy-data" XDG_CONFIG_HOME="$work/caddy-config" \
+    caddy run --config "$work/Caddyfile" --adapter caddyfile >"$work/caddy.log" 2>&1 &
+caddy_pid=$!
+pids+=($caddy_pid)
+
+start_kamal() { # name http-port https-port deploy-flags…
+    local name=$1 http=$2 https=$3
+    shift 3
+    mkdir -p "$work/$name"
+    HOME="$work/$name" KAMAL_PROXY_SOCKET="$work/$name/kamal-proxy.sock" \
+        "$binary" run --http-port="$http" --https-port="$https" >/dev/null 2>"$work/$name/stderr" &
+    pids+=($!)
+    wait_for_port "$http"
+    HOME="$work/$name" KAMAL_PROXY_SOCKET="$work/$name/kamal-proxy.sock" \
+        "$binary" deploy bench --target="127.0.0.1:$upstream_port" "$@" >/dev/null
+}
+wait_for_port "$upstream_port"
+start_kamal kamal "$kamal_port" "$kamal_https_port"
+kamal_pid=${pids[-1]}
+start_kamal kamal-buffered "$kamal_buffered_port" "$kamal_buffered_https_port" \
+    --buffer-requests --buffer-responses --max-request-body=0 --max-response-body=0
+kamal_buffered_pid=${pids[-1]}
+wait_for_port "$nginx_port"
+wait_for_port "$caddy_port"
+
+# One request through each proxy, so idle RSS includes a live upstream connection.
+for port in $nginx_port $caddy_port $kamal_port $kamal_buffered_port; do
+    curl -fsS -o /dev/null "http://127.0.0.1:$port/small"
+done
+sleep 1 # let allocators settle before the idle reading (a measurement pause, not a readiness wait)
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+declare -A idle_rss after_rss
+names=(nginx caddy kamal-proxy kamal-proxy-buffered)
+declare -A pid_of=([nginx]=$nginx_pid [caddy]=$caddy_pid [kamal-proxy]=$kamal_pid [kamal-proxy-buffered]=$kamal_buffered_pid)
+declare -A port_of=([nginx]=$nginx_port [caddy]=$caddy_port [kamal-proxy]=$kamal_port [kamal-proxy-buffered]=$kamal_buffered_port)
+for name in "${names[@]}"; do idle_rss[$name]=$(rss_tree "${pid_of[$name]}"); done
+
+# wrk's latency lines are like "50%  412.00us"; normalise to milliseconds.
+to_ms() { awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); v=v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v) } else if (v ~ /s$/) { sub(/s$/,"",v); v=v*1000 } printf "%.2f", v }'; }
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+declare -A rps p50 p99 cpu
+ticks=$(getconf CLK_TCK)
+for round in $(seq 1 "$rounds"); do
+    for size in small 1mb; do
+        for name in "${names[@]}"; do
+            conns=$connections
+            [[ $size == 1mb ]] && conns=16
+            echo "round $round/$rounds wrk: $name $size ($conns connections, $duration)…" >&2
+            cpu_before=$(cpu_tree "${pid_of[$name]}")
+            output=$(wrk -t"$threads" -c"$conns" -d"$duration" --latency "http://127.0.0.1:${port_of[$name]}/$size")
+            cpu_used=$(($(cpu_tree "${pid_of[$name]}") - cpu_before))
+            requests=$(awk '/requests in/ {print $1}' <<<"$output")
+            cpu[$name,$size]+="$(echo "$cpu_used * 1000000 / $ticks / $requests" | bc -l | xargs printf '%.1f') "
+            rps[$name,$size]+="$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$output") "
+            p50[$name,$size]+="$(awk '$1 == "50%" {print $2}' <<<"$output" | to_ms) "
+            p99[$name,$size]+="$(awk '$1 == "99%" {print $2}' <<<"$output" | to_ms) "
+            if grep -q "Non-2xx" <<<"$output"; then
+                echo "bench/proxy.sh: $name answered errors: $(grep Non-2xx <<<"$output")" >&2
+            fi
+        done
+    done
+done
+for key in "${!rps[@]}"; do
+    rps[$key]=$(tr ' ' '\n' <<<"${rps[$key]}" | grep . | median)
+    p50[$key]=$(tr ' ' '\n' <<<"${p50[$key]}" | grep . | median)
+    p99[$key]=$(tr ' ' '\n' <<<"${p99[$key]}" | grep . | median)
+    cpu[$key]=$(tr ' ' '\n' <<<"${cpu[$key]}" | grep . | median)
+done
+for name in "${names[@]}"; do after_rss[$name]=$(rss_tree "${pid_of[$name]}"); done
+
+{
+    echo "# kamal-proxy vs nginx vs Caddy"
+    echo
+    echo "\`bench/proxy.sh\` on $(date -u +%Y-%m-%d), $(nproc) cores shared by wrk, the upstream and the proxy;"
+    echo "nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), Caddy $(caddy version | cut -d' ' -f1), wrk -t$threads, $duration per cell,"
+    echo "median of $rounds interleaved rounds; load average before the run: $load_before."
+    echo "Small: 13-byte body, $connections keep-alive connections. 1 MiB: 16 connections."
+    echo
+    echo "| proxy | small req/s | small p50 ms | small p99 ms | small CPU µs/req | 1 MiB req/s | 1 MiB p50 ms | 1 MiB p99 ms | 1 MiB CPU µs/req | idle RSS MiB | RSS after load MiB |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for name in "${names[@]}"; do
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f | %.1f |\n' "$name" \
+            "${rps[$name,small]}" "${p50[$name,small]}" "${p99[$name,small]}" "${cpu[$name,small]}" \
+            "${rps[$name,1mb]}" "${p50[$name,1mb]}" "${p99[$name,1mb]}" "${cpu[$name,1mb]}" \
+            "$(echo "${idle_rss[$name]} / 1024" | bc -l)" "$(echo "${after_rss[$name]} / 1024" | bc -l)"
+    done
+    echo
+    small_vs_nginx=$(echo "${rps[kamal-proxy,small]} / ${rps[nginx,small]}" | bc -l)
+    small_vs_caddy=$(echo "${rps[kamal-proxy,small]} / ${rps[caddy,small]}" | bc -l)
+    printf 'kamal-proxy small-response throughput: %.2f× nginx, %.2f× Caddy.\n' "$small_vs_nginx" "$small_vs_caddy"
+} >"$results"
+cat "$results"
