@@ -6,6 +6,7 @@
 //! hyper), the balancer's health-check tasks, [`control`] (the unix socket) and [`router`] (the registry the
 //! control commands change).
 
+pub mod acme;
 pub mod body;
 pub mod buffer;
 pub mod cli;

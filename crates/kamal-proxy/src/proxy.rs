@@ -123,6 +123,22 @@ async fn serve(
     forward_headers::apply_client_ip_header(request.headers_mut(), &config.options.client_ip_header);
     outcome.forwarded_for = first_forwarded_for(request.headers());
 
+    if let Some(token) = raw_path.strip_prefix(crate::acme::CHALLENGE_PATH_PREFIX) {
+        // HTTP-01 is answered before any redirect and never reaches the app (autocert's HTTPHandler).
+        if config.options.tls_enabled && config.certificate.is_none() {
+            outcome.service.clear();
+            return match proxy.router.acme_challenge(token) {
+                Some(key_authorization) => {
+                    let mut response = Response::new(body::full(key_authorization));
+                    response
+                        .headers_mut()
+                        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+                    response
+                }
+                None => error_page(None, StatusCode::NOT_FOUND, None),
+            };
+        }
+    }
     if tls && !config.options.tls_enabled {
         // The SNI chose a TLS service but the Host header routes to one without TLS (§6.7).
         return error_page(pages, StatusCode::SERVICE_UNAVAILABLE, None);

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use rustls::sign::CertifiedKey;
 use serde_json::json;
 
+use crate::acme;
 use crate::control::protocol::{
     DeployArgs, PauseArgs, RolloutDeployArgs, RolloutSetArgs, ServiceDescription, StopArgs,
 };
@@ -38,6 +39,7 @@ struct Registry {
 #[derive(Debug)]
 pub struct Router {
     registry: RwLock<Registry>,
+    pub acme: acme::Manager,
     state_path: Option<PathBuf>,
     save_lock: Mutex<()>,
 }
@@ -53,6 +55,7 @@ impl Router {
     pub fn new(state_path: Option<PathBuf>) -> Self {
         Self {
             registry: RwLock::new(Registry::default()),
+            acme: acme::Manager::default(),
             state_path,
             save_lock: Mutex::new(()),
         }
@@ -80,6 +83,51 @@ impl Router {
         })
     }
 
+    /// Trusts `roots` for the ACME server's HTTPS as well as the web PKI (a test CA).
+    pub fn with_acme_roots(mut self, roots: Vec<rustls::pki_types::CertificateDer<'static>>) -> Self {
+        self.acme = acme::Manager::new(roots);
+        self
+    }
+
+    /// The ACME settings of the TLS service `server_name` routes to, when it uses automatic certificates and
+    /// the name is one of its hosts (autocert's `HostWhitelist`): `(directory URL, scoped cache directory)`.
+    fn automatic_tls(&self, server_name: &str) -> Option<(String, PathBuf)> {
+        let matched = self.route(server_name, "/")?;
+        let config = matched.service.config();
+        let options = &config.options;
+        if !options.tls_enabled
+            || config.certificate.is_some()
+            || !options.hosts.iter().any(|host| host == server_name)
+        {
+            return None;
+        }
+        let directory = if options.acme_directory.is_empty() {
+            acme::LETS_ENCRYPT_DIRECTORY.to_string()
+        } else {
+            options.acme_directory.clone()
+        };
+        Some((
+            directory,
+            acme::scoped_cache_directory(&options.acme_cache_path, &options.acme_directory),
+        ))
+    }
+
+    /// Before a handshake: obtains the certificate for `server_name` if it needs one from ACME and none is
+    /// cached (the handshake waits, as with autocert). Errors are logged by the manager.
+    pub async fn prepare_certificate(&self, server_name: &str) {
+        let Some((directory, cache)) = self.automatic_tls(server_name) else {
+            return;
+        };
+        if self.acme.cached(&cache, server_name).is_none() {
+            let _ = self.acme.obtain(&directory, &cache, server_name).await;
+        }
+    }
+
+    /// The answer to an HTTP-01 challenge request for a service with automatic certificates.
+    pub fn acme_challenge(&self, token: &str) -> Option<String> {
+        self.acme.challenge_response(token)
+    }
+
     pub fn default_tls_hostname(&self) -> Option<String> {
         self.read().default_tls_hostname.clone()
     }
@@ -91,10 +139,15 @@ impl Router {
         if !config.options.tls_enabled {
             return None;
         }
-        if let Some(certificate) = &config.certificate {
-            return (!acme_challenge).then(|| certificate.clone());
+        if acme_challenge {
+            return None; // TLS-ALPN-01 is not answered; HTTP-01 is.
         }
-        None
+        if let Some(certificate) = &config.certificate {
+            return Some(certificate.clone());
+        }
+        drop(config);
+        let (_, cache) = self.automatic_tls(server_name)?;
+        self.acme.cached(&cache, server_name)
     }
 
     fn service(&self, name: &str) -> Result<Arc<Service>, String> {
@@ -570,10 +623,6 @@ fn inactive_settings(options: &ServiceOptions, target_options: &TargetOptions) -
             inactive.push(name.to_string());
         }
     };
-    note(
-        options.tls_enabled && options.tls_certificate_path.is_empty(),
-        "tls (automatic certificates)",
-    );
     note(!options.tls_on_demand_url.is_empty(), "tls-on-demand-url");
     note(target_options.scope_cookie_paths, "scope-cookie-paths");
     inactive

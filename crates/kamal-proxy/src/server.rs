@@ -43,6 +43,8 @@ pub struct RunSettings {
     pub state_path: PathBuf,
     /// Limit for a TLS handshake and for each request's headers; see [`DEFAULT_HEADER_READ_TIMEOUT`].
     pub header_read_timeout: Duration,
+    /// Extra roots trusted for the ACME server's HTTPS (a test CA); empty in production.
+    pub acme_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 /// A server with its listeners open, ready to serve.
@@ -69,7 +71,9 @@ async fn listen_tcp(port: u16) -> Result<TcpListener, String> {
 impl Server {
     pub async fn bind(settings: RunSettings) -> Result<Self, String> {
         logging::set_debug(settings.debug);
-        let router = Arc::new(Router::new(Some(settings.state_path.clone())));
+        let router = Arc::new(
+            Router::new(Some(settings.state_path.clone())).with_acme_roots(settings.acme_roots.clone()),
+        );
         router.restore();
         let metrics = if settings.metrics_port != 0 {
             let listener = listen_tcp(settings.metrics_port).await?;
@@ -151,11 +155,10 @@ impl Server {
 
         let control_task = tokio::spawn(control::server::serve(control, router.clone(), stop.clone()));
         let timeout = settings.header_read_timeout;
-        let acceptor = tokio_rustls::TlsAcceptor::from(tls_config);
         let https_task = tokio::spawn(serve_connections(
             https,
             proxy.clone(),
-            Some(acceptor),
+            Some(tls_config),
             timeout,
             stop.clone(),
         ));
@@ -192,7 +195,7 @@ impl Server {
 async fn serve_connections(
     listener: TcpListener,
     proxy: Arc<Proxy>,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     header_read_timeout: Duration,
     stop: CancellationToken,
 ) {
@@ -241,17 +244,16 @@ async fn serve_connections(
                         .with_upgrades();
                     run_until_stopped(connection, &stop, |c| c.graceful_shutdown()).await
                 }
-                Some(acceptor) => {
-                    let handshake = tokio::time::timeout(header_read_timeout, acceptor.accept(stream));
+                Some(config) => {
+                    let handshake = accept_tls(stream, config, &proxy.router, header_read_timeout);
                     let stream = tokio::select! {
                         _ = stop.cancelled() => return,
                         handshake = handshake => match handshake {
-                            Ok(Ok(stream)) => stream,
-                            Ok(Err(error)) => {
+                            Ok(stream) => stream,
+                            Err(error) => {
                                 logging::debug("TLS handshake failed", &[("client_addr", json!(peer.to_string())), ("error", json!(error.to_string()))]);
                                 return;
                             }
-                            Err(_) => return,
                         },
                     };
                     let h2 = stream.get_ref().1.alpn_protocol() == Some(tls::ALPN_H2);
@@ -286,6 +288,30 @@ async fn serve_connections(
         // The connection tasks end with the runtime when `run` returns.
         logging::warn("Closing active connections", &[]);
     }
+}
+
+/// Reads the ClientHello first so that a host needing an ACME certificate gets one before the handshake
+/// goes on (the resolver then finds it in the cache).
+/// A slow client gets `timeout` for its ClientHello and again for the rest of the handshake; the wait for a
+/// certificate has its own limit ([`crate::acme::ISSUANCE_TIMEOUT`]).
+async fn accept_tls(
+    stream: tokio::net::TcpStream,
+    config: Arc<rustls::ServerConfig>,
+    router: &Router,
+    timeout: Duration,
+) -> std::io::Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
+    let timed_out = || std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out");
+    let acceptor = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
+    let start = tokio::time::timeout(timeout, acceptor)
+        .await
+        .map_err(|_| timed_out())??;
+    let server_name = start.client_hello().server_name().map(str::to_owned);
+    if let Some(server_name) = server_name {
+        router.prepare_certificate(&server_name).await;
+    }
+    tokio::time::timeout(timeout, start.into_stream(config))
+        .await
+        .map_err(|_| timed_out())?
 }
 
 /// Drives a connection; on `stop`, finishes the request in progress and closes instead of keeping it alive.

@@ -16,6 +16,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use kamal_proxy::control::protocol::{Request as ControlRequest, RolloutDeployArgs, RolloutSetArgs};
 use kamal_proxy::service::options::DeploymentOptions;
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -839,4 +840,200 @@ async fn failing_targets_leave_the_rotation_after_the_deploy_and_list_shows_it()
         seen.insert(get(&client, &proxy, "pair.test", "/").await.body);
     }
     assert_eq!(seen.len(), 2, "both targets serve again: {seen:?}");
+}
+
+/// A child process that is killed when the test ends, however it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(program: &str, arguments: &[&str], environment: &[(&str, &str)], log: &Path) -> Child {
+    let output = std::fs::File::create(log).expect("log file");
+    let errors = output.try_clone().expect("log file");
+    let mut command = std::process::Command::new(program);
+    command.args(arguments).stdout(output).stderr(errors);
+    for (name, value) in environment {
+        command.env(name, value);
+    }
+    Child(command.spawn().expect("spawn"))
+}
+
+async fn wait_for_listener(port: u16) -> bool {
+    eventually(Duration::from_secs(20), || async move {
+        TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+    })
+    .await
+}
+
+async fn https_get_bytes(port: u16, path: &str, ca: &CertificateDer<'static>) -> Vec<u8> {
+    let stream = tls_connect(
+        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        "localhost",
+        ca,
+        &[b"http/1.1"],
+    )
+    .await
+    .expect("TLS to pebble's management port");
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(connection);
+    let request = Request::get(path)
+        .header("host", "localhost")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let response = sender.send_request(request).await.expect("response");
+    response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec()
+}
+
+/// Issuance against pebble, Let's Encrypt's ACME test server (Debian package `pebble`), on loopback: the
+/// first handshake for a host waits for the certificate, HTTP-01 is answered by the proxy's HTTP listener,
+/// and the certificate lands in the Go proxy's cache layout and is served from there after a restart with
+/// the ACME server gone. Skipped (with a note) where pebble is not installed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acme_certificates_from_pebble_are_issued_cached_and_served() {
+    if std::process::Command::new("pebble").arg("-h").output().is_err() {
+        eprintln!("skipped: pebble is not installed (apt-get install pebble)");
+        return;
+    }
+    let work = tempfile::tempdir().expect("dir");
+    // Pebble's own HTTPS listener needs a certificate; our test CA signs one for localhost.
+    let pebble_tls = issue_certificate(work.path(), &["localhost"]);
+    let directory = tempfile::tempdir().expect("proxy dir");
+    let proxy = Proxy::start_configured(directory, {
+        let root = pebble_tls.ca.clone();
+        move |settings| settings.acme_roots = vec![root]
+    })
+    .await;
+
+    let (listen, management, dns, dns_management) = (free_port(), free_port(), free_port(), free_port());
+    let config = serde_json::json!({"pebble": {
+        "listenAddress": format!("127.0.0.1:{listen}"),
+        "managementListenAddress": format!("127.0.0.1:{management}"),
+        "certificate": pebble_tls.certificate_path,
+        "privateKey": pebble_tls.key_path,
+        "httpPort": proxy.http.port(),
+        "tlsPort": proxy.https.port(),
+        "ocspResponderURL": "",
+        "externalAccountBindingRequired": false
+    }});
+    let config_path = work.path().join("pebble.json");
+    std::fs::write(&config_path, config.to_string()).expect("config");
+    let _dns = spawn(
+        "pebble-challtestsrv",
+        &[
+            "-defaultIPv4",
+            "127.0.0.1",
+            "-defaultIPv6",
+            "",
+            "-dns01",
+            &format!("127.0.0.1:{dns}"),
+            "-http01",
+            "",
+            "-https01",
+            "",
+            "-tlsalpn01",
+            "",
+            "-management",
+            &format!("127.0.0.1:{dns_management}"),
+        ],
+        &[],
+        &work.path().join("challtestsrv.log"),
+    );
+    let pebble = spawn(
+        "pebble",
+        &[
+            "-config",
+            &config_path.display().to_string(),
+            "-dnsserver",
+            &format!("127.0.0.1:{dns}"),
+        ],
+        &[("PEBBLE_VA_NOSLEEP", "1"), ("PEBBLE_WFE_NONCEREJECT", "0")],
+        &work.path().join("pebble.log"),
+    );
+    assert!(
+        wait_for_listener(listen).await && wait_for_listener(management).await,
+        "pebble listens"
+    );
+    let root_pem = https_get_bytes(management, "/roots/0", &pebble_tls.ca).await;
+    let issuing_root = CertificateDer::from_pem_slice(&root_pem).expect("pebble root");
+
+    let upstream = Upstream::named("secure app").await;
+    let cache = proxy.directory.path().join("certs");
+    let directory_url = format!("https://localhost:{listen}/dir");
+    let mut args = deploy_args("web", &[upstream.target()], &["acme.test"], &[]);
+    args.service_options.tls_enabled = true;
+    args.service_options.acme_directory = directory_url.clone();
+    args.service_options.acme_cache_path = cache.display().to_string();
+    proxy.deploy(args).await.expect("deploy");
+
+    // The first handshake waits for issuance.
+    let answer = tls_get(&proxy, "acme.test", &issuing_root, false, "/").await;
+    let log = std::fs::read_to_string(work.path().join("pebble.log")).unwrap_or_default();
+    let (version, status, body) = answer.unwrap_or_else(|error| panic!("{error}\npebble log:\n{log}"));
+    assert_eq!(
+        (version, status, body.as_str()),
+        (http::Version::HTTP_11, StatusCode::OK, "secure app")
+    );
+
+    // Go's layout: <cache>/<sha256(directory URL)>/<host> and acme_account+key.
+    let scoped = kamal_proxy::acme::scoped_cache_directory(&cache.display().to_string(), &directory_url);
+    assert!(scoped.join("acme.test").is_file() && scoped.join("acme_account+key").is_file());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(scoped.join("acme.test"))
+        .expect("meta")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // With pebble gone, a restarted proxy serves the cached certificate.
+    drop(pebble);
+    let directory = proxy.shutdown().await;
+    let proxy = Proxy::start_in(directory).await;
+    let (_, status, body) = tls_get(&proxy, "acme.test", &issuing_root, true, "/")
+        .await
+        .expect("from the cache");
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "secure app"));
+}
+
+/// A cache entry written by the Go proxy (autocert: SEC1 `EC PRIVATE KEY`, then the chain) is served as is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_cached_by_the_go_proxy_are_served() {
+    let proxy = Proxy::start().await;
+    let issued = issue_certificate(proxy.directory.path(), &["cached.test"]);
+    let Ok(converted) = std::process::Command::new("openssl")
+        .args(["ec", "-in", &issued.key_path])
+        .output()
+    else {
+        eprintln!("skipped: openssl is not installed to write a SEC1 key");
+        return;
+    };
+    let sec1 = String::from_utf8_lossy(&converted.stdout).into_owned();
+    assert!(sec1.contains("BEGIN EC PRIVATE KEY"), "{sec1}");
+    let cache = proxy.directory.path().join("certs");
+    let scoped = kamal_proxy::acme::scoped_cache_directory(&cache.display().to_string(), "");
+    std::fs::create_dir_all(&scoped).expect("mkdir");
+    let chain = std::fs::read_to_string(&issued.certificate_path).expect("cert");
+    std::fs::write(scoped.join("cached.test"), format!("{sec1}{chain}")).expect("write");
+
+    let upstream = Upstream::named("from go's cache").await;
+    let mut args = deploy_args("web", &[upstream.target()], &["cached.test"], &[]);
+    args.service_options.tls_enabled = true;
+    args.service_options.acme_cache_path = cache.display().to_string();
+    proxy.deploy(args).await.expect("deploy");
+    let (_, status, body) = tls_get(&proxy, "cached.test", &issued.ca, false, "/")
+        .await
+        .expect("handshake");
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "from go's cache"));
 }

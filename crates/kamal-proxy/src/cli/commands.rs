@@ -607,6 +607,7 @@ async fn run(parsed: &ParsedFlags, environment: &dyn Environment) -> Result<(), 
         socket_path: paths::socket_path(environment),
         state_path: paths::state_file(environment),
         header_read_timeout: server::DEFAULT_HEADER_READ_TIMEOUT,
+        acme_roots: Vec::new(),
     };
     let server = Server::bind(settings).await?;
     server.serve(server::termination_signal()).await;

@@ -131,6 +131,7 @@ impl Proxy {
             socket_path: socket.clone(),
             state_path: state.clone(),
             header_read_timeout: kamal_proxy::server::DEFAULT_HEADER_READ_TIMEOUT,
+            acme_roots: Vec::new(),
         };
         let mut settings = settings;
         configure(&mut settings);
