@@ -12,12 +12,10 @@ use std::time::Duration;
 use http::{header, HeaderValue, Response};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::body::{self, ProxyBody};
-use crate::logging;
 
 /// `prometheus.DefBuckets`.
 const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -159,18 +157,7 @@ fn resident_memory_bytes() -> Option<u64> {
 
 /// Serves the exposition on every path until `stop`.
 pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>, stop: CancellationToken) {
-    loop {
-        let (stream, _) = tokio::select! {
-            _ = stop.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    logging::error("Accept failed", &[("error", json!(error.to_string()))]);
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
+    while let Some((stream, _)) = crate::server::accept(&listener, &stop).await {
         let metrics = metrics.clone();
         let stop = stop.clone();
         tokio::spawn(async move {

@@ -26,7 +26,7 @@ use crate::forward::{self, ForwardError};
 use crate::logging;
 use crate::metrics::Metrics;
 use crate::pages::{self, ErrorPages};
-use crate::request_log::{field_name, joined_header, Outcome, Record, RequestFacts};
+use crate::request_log::{field_name, joined_header, InProgress, Outcome, RequestFacts};
 use crate::router::Router;
 use crate::routing;
 use crate::service::options::TargetOptions;
@@ -69,17 +69,11 @@ pub async fn handle(
     }
     let host = request_host(&request);
     let facts = RequestFacts::from_request(&request, host.clone(), peer, tls);
-    let mut outcome = Outcome::default();
-    let response = serve(&proxy, peer, tls, host, request, &mut outcome).await;
     let port = if tls { proxy.https_port } else { proxy.http_port };
-    Ok(Record::attach(
-        facts,
-        outcome,
-        response,
-        port,
-        started,
-        proxy.metrics.clone(),
-    ))
+    // Logs 499 if the client goes away before there is a response (hyper then drops this future).
+    let mut in_progress = InProgress::new(facts, port, started, proxy.metrics.clone());
+    let response = serve(&proxy, peer, tls, host, request, &mut in_progress.outcome).await;
+    Ok(in_progress.respond(response))
 }
 
 async fn serve(
@@ -108,21 +102,6 @@ async fn serve(
     } else {
         raw_path.clone()
     };
-    if let Some(metrics) = &proxy.metrics {
-        let excluded = config
-            .options
-            .exclude_metrics_paths
-            .as_ref()
-            .is_some_and(|paths| paths.iter().any(|path| *path == percent_decode(&routed_path)));
-        if !excluded {
-            metrics.enter(&service.name);
-            outcome.counted = true;
-        }
-    }
-
-    forward_headers::apply_client_ip_header(request.headers_mut(), &config.options.client_ip_header);
-    outcome.forwarded_for = first_forwarded_for(request.headers());
-
     if let Some(token) = raw_path.strip_prefix(crate::acme::CHALLENGE_PATH_PREFIX) {
         // HTTP-01 is answered before any redirect and never reaches the app (autocert's HTTPHandler).
         if config.options.tls_enabled && config.certificate.is_none() {
@@ -139,6 +118,21 @@ async fn serve(
             };
         }
     }
+    if let Some(metrics) = &proxy.metrics {
+        let excluded = config
+            .options
+            .exclude_metrics_paths
+            .as_ref()
+            .is_some_and(|paths| paths.iter().any(|path| *path == percent_decode(&routed_path)));
+        if !excluded {
+            metrics.enter(&service.name);
+            outcome.counted = true;
+        }
+    }
+
+    forward_headers::apply_client_ip_header(request.headers_mut(), &config.options.client_ip_header);
+    outcome.forwarded_for = first_forwarded_for(request.headers());
+
     if tls && !config.options.tls_enabled {
         // The SNI chose a TLS service but the Host header routes to one without TLS (§6.7).
         return error_page(pages, StatusCode::SERVICE_UNAVAILABLE, None);
@@ -211,10 +205,12 @@ async fn serve(
     let request = if target_options.buffer_requests && !upgrade {
         match buffer_request(request, target_options, &client_body).await {
             Ok(request) => request,
-            Err(status) => {
-                outcome.client_gone = status == CLIENT_CLOSED_REQUEST;
-                return error_page(pages, status, None);
+            Err(status) if status == CLIENT_CLOSED_REQUEST => {
+                // Nobody is left to read a page: 499 is for the log and the metrics only.
+                outcome.client_gone = true;
+                return status_only(CLIENT_CLOSED_REQUEST);
             }
+            Err(status) => return error_page(pages, status, None),
         }
     } else {
         let state = client_body.clone();

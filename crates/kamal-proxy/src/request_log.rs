@@ -204,6 +204,61 @@ impl Record {
     }
 }
 
+/// A request not answered yet. Dropped before [`InProgress::respond`] (the client went away and hyper
+/// dropped the handler), it logs status 499, as Go does for a cancelled request.
+pub struct InProgress {
+    facts: Option<RequestFacts>,
+    pub outcome: Outcome,
+    port: u16,
+    started: Instant,
+    metrics: Option<Arc<Metrics>>,
+}
+
+impl InProgress {
+    pub fn new(facts: RequestFacts, port: u16, started: Instant, metrics: Option<Arc<Metrics>>) -> Self {
+        Self {
+            facts: Some(facts),
+            outcome: Outcome::default(),
+            port,
+            started,
+            metrics,
+        }
+    }
+
+    pub fn respond(mut self, response: Response<ProxyBody>) -> Response<ProxyBody> {
+        let Some(facts) = self.facts.take() else {
+            return response;
+        };
+        let outcome = std::mem::take(&mut self.outcome);
+        Record::attach(
+            facts,
+            outcome,
+            response,
+            self.port,
+            self.started,
+            self.metrics.clone(),
+        )
+    }
+}
+
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        if let Some(facts) = self.facts.take() {
+            Record {
+                facts,
+                outcome: std::mem::take(&mut self.outcome),
+                status: 499,
+                response_content_type: String::new(),
+                response_headers: Vec::new(),
+                port: self.port,
+                started: self.started,
+                metrics: self.metrics.take(),
+            }
+            .finish(0);
+        }
+    }
+}
+
 struct LoggedBody {
     inner: ProxyBody,
     bytes: u64,

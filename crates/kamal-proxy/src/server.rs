@@ -214,18 +214,7 @@ async fn serve_connections(
     http2
         .timer(TokioTimer::new())
         .max_header_list_size(MAX_HEADER_BYTES as u32);
-    loop {
-        let (stream, peer) = tokio::select! {
-            _ = stop.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    logging::error("Accept failed", &[("error", json!(error.to_string()))]);
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
+    while let Some((stream, peer)) = accept(&listener, &stop).await {
         let _ = stream.set_nodelay(true);
         let peer = canonical_peer(peer);
         let proxy = proxy.clone();
@@ -287,6 +276,26 @@ async fn serve_connections(
     {
         // The connection tasks end with the runtime when `run` returns.
         logging::warn("Closing active connections", &[]);
+    }
+}
+
+/// The next connection, or `None` once `stop` is cancelled. Accept errors (usually EMFILE) back off briefly
+/// rather than spin.
+pub(crate) async fn accept(
+    listener: &TcpListener,
+    stop: &CancellationToken,
+) -> Option<(tokio::net::TcpStream, SocketAddr)> {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return None,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => return Some(accepted),
+                Err(error) => {
+                    logging::error("Accept failed", &[("error", json!(error.to_string()))]);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
     }
 }
 

@@ -407,11 +407,8 @@ impl<T> futures_core::Stream for ReceiverStream<T> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_and_request_log_fields() {
     kamal_proxy::logging::start_capture();
-    let metrics_port = free_port();
-    let proxy = Proxy::start_configured(tempfile::tempdir().expect("dir"), |settings| {
-        settings.metrics_port = metrics_port;
-    })
-    .await;
+    let proxy = Proxy::start_with_metrics().await;
+    let metrics_port = proxy.metrics.expect("metrics listener").port();
     let upstream = Upstream::start(Arc::new(|_request: Request<Incoming>| {
         Box::pin(async move {
             let mut response = text(StatusCode::OK, "hello");
@@ -655,7 +652,9 @@ async fn request_smuggling_spoofed_forwarding_slow_headers_and_bad_chunking_are_
     let reply = String::from_utf8_lossy(&reply);
     assert!(reply.is_empty() || reply.starts_with("HTTP/1.1 408"), "{reply}");
 
-    // And the proxy still serves.
+    // And the proxy still serves. (A new client: the 300 ms header timeout also closes idle keep-alive
+    // connections, as nginx's keepalive_timeout does, so the pooled one is gone by now.)
+    let client = http_client();
     assert_eq!(get(&client, &proxy, "x.test", "/").await.status, StatusCode::OK);
 }
 
@@ -1036,4 +1035,73 @@ async fn certificates_cached_by_the_go_proxy_are_served() {
         .await
         .expect("handshake");
     assert_eq!((status, body.as_str()), (StatusCode::OK, "from go's cache"));
+}
+
+/// A client that hangs up while the upstream is still thinking is logged with 499 (as Go does), and the
+/// in-flight gauge comes back down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_goes_away_is_logged_as_499() {
+    kamal_proxy::logging::start_capture();
+    let proxy = Proxy::start_with_metrics().await;
+    let metrics_port = proxy.metrics.expect("metrics listener").port();
+    let release = Arc::new(tokio::sync::Notify::new());
+    let upstream = {
+        let release = release.clone();
+        Upstream::start(Arc::new(move |request: Request<Incoming>| {
+            let release = release.clone();
+            Box::pin(async move {
+                if request.uri().path() != "/up" {
+                    release.notified().await;
+                }
+                text(StatusCode::OK, "late")
+            })
+        }))
+        .await
+    };
+    proxy
+        .deploy(deploy_args("slow", &[upstream.target()], &[], &[]))
+        .await
+        .expect("deploy");
+    let mut stream = TcpStream::connect(proxy.http).await.expect("connect");
+    stream
+        .write_all(b"GET /wait HTTP/1.1\r\nHost: x.test\r\nX-Request-ID: gone-499\r\n\r\n")
+        .await
+        .expect("write");
+    let metrics = format!("http://127.0.0.1:{metrics_port}/");
+    let client = http_client();
+    let gauge = |value: &'static str| {
+        let client = client.clone();
+        let metrics = metrics.clone();
+        async move {
+            send(
+                &client,
+                Request::get(metrics)
+                    .body(Full::new(Bytes::new()))
+                    .expect("request"),
+            )
+            .await
+            .is_ok_and(|answer| {
+                answer.body.contains(&format!(
+                    "kamal_proxy_http_in_flight_requests{{service=\"slow\"}} {value}\n"
+                ))
+            })
+        }
+    };
+    assert!(
+        eventually(Duration::from_secs(5), || gauge("1")).await,
+        "the request is in flight"
+    );
+    drop(stream);
+    let logged = eventually(Duration::from_secs(5), || async {
+        kamal_proxy::logging::captured()
+            .iter()
+            .any(|line| line.contains("\"request_id\":\"gone-499\"") && line.contains("\"status\":499"))
+    })
+    .await;
+    assert!(logged, "a 499 request line");
+    assert!(
+        eventually(Duration::from_secs(5), || gauge("0")).await,
+        "the gauge comes back down"
+    );
+    release.notify_waiters();
 }

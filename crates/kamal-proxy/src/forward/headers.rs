@@ -173,27 +173,26 @@ pub fn is_upgrade(headers: &HeaderMap) -> bool {
             .any(|v| v.to_ascii_lowercase().contains("upgrade"))
 }
 
-/// A `kamal-writer` cookie holding Unix milliseconds still in the future.
-pub fn has_writer_cookie(headers: &HeaderMap, now_millis: u128) -> bool {
+/// Every `name=value` pair of the request's `Cookie` headers.
+fn cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .any(|(name, value)| {
-            name == "kamal-writer" && value.parse::<u128>().is_ok_and(|expiry| expiry > now_millis)
-        })
+}
+
+/// A `kamal-writer` cookie holding Unix milliseconds still in the future.
+pub fn has_writer_cookie(headers: &HeaderMap, now_millis: u128) -> bool {
+    cookies(headers).any(|(name, value)| {
+        name == "kamal-writer" && value.parse::<u128>().is_ok_and(|expiry| expiry > now_millis)
+    })
 }
 
 /// The non-empty value of the `kamal-rollout` cookie the application sets (never the proxy) (§4.7).
 pub fn rollout_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
+    cookies(headers)
         .find(|(name, value)| *name == "kamal-rollout" && !value.is_empty())
         .map(|(_, value)| value.to_string())
 }

@@ -112,6 +112,14 @@ impl Proxy {
         Self::start_configured(directory, |_| {}).await
     }
 
+    /// Starts with metrics on (on `proxy.metrics`); tries other ports if another test took one in between.
+    pub async fn start_with_metrics() -> Self {
+        Self::start_configured(tempfile::tempdir().expect("temp dir"), |settings| {
+            settings.metrics_port = free_port();
+        })
+        .await
+    }
+
     /// Starts with settings changed by `configure` (metrics port, header timeout, …).
     pub async fn start_configured(
         directory: tempfile::TempDir,
@@ -135,7 +143,15 @@ impl Proxy {
         };
         let mut settings = settings;
         configure(&mut settings);
-        let server = Server::bind(settings).await.expect("proxy binds");
+        let mut server = Server::bind(settings.clone()).await;
+        for _ in 0..5 {
+            if server.is_ok() || settings.metrics_port == 0 {
+                break;
+            }
+            settings.metrics_port = free_port();
+            server = Server::bind(settings.clone()).await;
+        }
+        let server = server.expect("proxy binds");
         let port = server.http_address().expect("address").port();
         let https_port = server.https_address().expect("address").port();
         let metrics = server
@@ -324,9 +340,10 @@ pub fn echoed(answer: &Answer) -> HashMap<String, String> {
         .collect()
 }
 
-/// A port that was free a moment ago (for settings where 0 means "off", like `--metrics-port`).
+/// A port that was free a moment ago (for settings where 0 means "off", like `--metrics-port`). Checked on
+/// the dual-stack wildcard, as the proxy binds it.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
+    std::net::TcpListener::bind("[::]:0")
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
         .expect("free port")
