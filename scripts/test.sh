@@ -23,6 +23,8 @@ if [ "${KAMAL_SKIP_TESTBED:-}" != 1 ]; then
     exit 1
   fi
   testbed/up.sh
+  # pebble: Let's Encrypt's own ACME test server, for kamal-proxy's certificate issuance test.
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq pebble openssl >/dev/null
   bed=true
   set -a
   # shellcheck disable=SC1091

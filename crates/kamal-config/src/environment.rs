@@ -40,9 +40,9 @@ pub enum SpawnPlan {
 
 /// Reserved words and special built-ins that make Ruby use the shell (from `process.c`).
 const POSIX_SHELL_COMMANDS: &[&str] = &[
-    "!", ".", ":", "break", "case", "continue", "do", "done", "elif", "else", "esac", "eval", "exec",
-    "exit", "export", "fi", "for", "if", "in", "readonly", "return", "set", "shift", "then", "times",
-    "trap", "unset", "until", "while",
+    "!", ".", ":", "break", "case", "continue", "do", "done", "elif", "else", "esac", "eval", "exec", "exit",
+    "export", "fi", "for", "if", "in", "readonly", "return", "set", "shift", "then", "times", "trap",
+    "unset", "until", "while",
 ];
 
 impl SpawnPlan {
@@ -72,7 +72,13 @@ impl SpawnPlan {
         if !first_word.contains('/') && POSIX_SHELL_COMMANDS.contains(&first_word.as_str()) {
             return SpawnPlan::Shell(command.to_string());
         }
-        SpawnPlan::Direct(command.split([' ', '\t']).filter(|word| !word.is_empty()).map(String::from).collect())
+        SpawnPlan::Direct(
+            command
+                .split([' ', '\t'])
+                .filter(|word| !word.is_empty())
+                .map(String::from)
+                .collect(),
+        )
     }
 }
 
@@ -119,7 +125,10 @@ pub struct MapEnvironment {
 
 impl MapEnvironment {
     pub fn new() -> Self {
-        MapEnvironment { directory: PathBuf::from("/project"), ..Default::default() }
+        MapEnvironment {
+            directory: PathBuf::from("/project"),
+            ..Default::default()
+        }
     }
 
     pub fn with_var(mut self, name: &str, value: &str) -> Self {
@@ -134,7 +143,13 @@ impl MapEnvironment {
     }
 
     pub fn with_command(mut self, command: &str, stdout: &str, status: i32) -> Self {
-        self.commands.insert(command.to_string(), CommandOutput { stdout: stdout.to_string(), status });
+        self.commands.insert(
+            command.to_string(),
+            CommandOutput {
+                stdout: stdout.to_string(),
+                status,
+            },
+        );
         self
     }
 }
@@ -164,10 +179,13 @@ impl Environment for MapEnvironment {
         self.commands_run.push(command.clone());
         match (self.commands.get(&command), plan) {
             (Some(output), _) => Ok(output.clone()),
-            (None, SpawnPlan::Direct(words)) => {
-                Err(CommandError::NotFound { program: words.first().cloned().unwrap_or_default() })
-            }
-            (None, SpawnPlan::Shell(_)) => Ok(CommandOutput { stdout: String::new(), status: 127 }),
+            (None, SpawnPlan::Direct(words)) => Err(CommandError::NotFound {
+                program: words.first().cloned().unwrap_or_default(),
+            }),
+            (None, SpawnPlan::Shell(_)) => Ok(CommandOutput {
+                stdout: String::new(),
+                status: 127,
+            }),
         }
     }
 
@@ -212,7 +230,11 @@ mod tests {
             "exit 3",
             "cat 'a b'",
         ] {
-            assert_eq!(SpawnPlan::for_command(command), SpawnPlan::Shell(command.into()), "{command}");
+            assert_eq!(
+                SpawnPlan::for_command(command),
+                SpawnPlan::Shell(command.into()),
+                "{command}"
+            );
         }
     }
 

@@ -38,7 +38,10 @@ pub enum Value {
     Mapping(Mapping),
     /// A Ruby object with instance variables, for emission only
     /// (`!ruby/object:Net::SSH::Proxy::Command` in `kamal config`).
-    Object { class: String, fields: Vec<(String, Node)> },
+    Object {
+        class: String,
+        fields: Vec<(String, Node)>,
+    },
 }
 
 /// An insertion-ordered Hash with Ruby's key equality (`"a"` and `:a` differ).
@@ -54,7 +57,10 @@ impl Node {
 
     /// A node with no known position (built in code, not read from a file).
     pub fn synthetic(value: Value) -> Node {
-        Node { value, mark: Mark::default() }
+        Node {
+            value,
+            mark: Mark::default(),
+        }
     }
 }
 
@@ -100,7 +106,10 @@ impl Value {
             }
             (Value::Mapping(a), Value::Mapping(b)) => {
                 a.entries.len() == b.entries.len()
-                    && a.entries.iter().all(|(key, value)| b.get_value(&key.value).is_some_and(|other| other.value.ruby_eq(&value.value)))
+                    && a.entries.iter().all(|(key, value)| {
+                        b.get_value(&key.value)
+                            .is_some_and(|other| other.value.ruby_eq(&value.value))
+                    })
             }
             _ => false,
         }
@@ -114,7 +123,11 @@ impl Mapping {
 
     /// Ruby `hash[key] = value`: overwrite in place when the key exists, else append.
     pub fn insert(&mut self, key: Node, value: Node) {
-        if let Some(entry) = self.entries.iter_mut().find(|(existing, _)| existing.value.ruby_eq(&key.value)) {
+        if let Some(entry) = self
+            .entries
+            .iter_mut()
+            .find(|(existing, _)| existing.value.ruby_eq(&key.value))
+        {
             entry.1 = value;
         } else {
             self.entries.push((key, value));
@@ -122,7 +135,10 @@ impl Mapping {
     }
 
     pub fn get_value(&self, key: &Value) -> Option<&Node> {
-        self.entries.iter().find(|(existing, _)| existing.value.ruby_eq(key)).map(|(_, value)| value)
+        self.entries
+            .iter()
+            .find(|(existing, _)| existing.value.ruby_eq(key))
+            .map(|(_, value)| value)
     }
 
     /// Lookup by String key (the common case: nested keys stay strings in Kamal).
@@ -135,7 +151,9 @@ impl Mapping {
 
     /// Lookup of an entry (key node and value node) by String key.
     pub fn entry(&self, key: &str) -> Option<&(Node, Node)> {
-        self.entries.iter().find(|(existing, _)| matches!(&existing.value, Value::String(s) if s == key))
+        self.entries
+            .iter()
+            .find(|(existing, _)| matches!(&existing.value, Value::String(s) if s == key))
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &Node> {
