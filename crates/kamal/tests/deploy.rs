@@ -2,7 +2,7 @@
 //! kamal-proxy image (from the bed's registry, through `proxy.run`): deploy, a second
 //! version under continuous load with no failed request, rollback, boot groups with their
 //! hooks and `boot.wait`, and a version that fails its health check leaving the old one
-//! serving. Each test deploys the bed's example app (`service: app`, as its image label
+//! serving, and custom SSL certificates from the secrets served over HTTPS. Each test deploys the bed's example app (`service: app`, as its image label
 //! says) under a destination of its own, so container names, locks and proxy services
 //! never clash; the tests take turns, because they share each host's kamal-proxy.
 
@@ -121,7 +121,7 @@ impl Drop for Deployment<'_> {
         let cleanup = format!(
             "docker exec kamal-proxy kamal-proxy remove app-web-{destination} >/dev/null 2>&1; \
              docker rm -f $(docker ps -aq --filter label=service=app --filter label=destination={destination}) >/dev/null 2>&1; \
-             rm -rf .kamal/apps/app-{destination} .kamal/lock-app-{destination} .kamal/app-{destination}-audit.log; true",
+             rm -rf .kamal/apps/app-{destination} .kamal/proxy/apps-config/app-{destination} .kamal/lock-app-{destination} .kamal/app-{destination}-audit.log; true",
             destination = self.destination
         );
         for host in &self.bed.hosts {
@@ -363,5 +363,95 @@ fn maintenance_serves_the_built_in_page_then_the_apps_own_and_live_brings_it_bac
     deployment.kamal("v1", &["app", "live"]).assert_success();
     for host in &bed.hosts {
         assert_eq!(deployment.version_served(host), (200, "v1".to_string()), "{host}");
+    }
+}
+
+/// `curl` on the machine: `args`, then `-w` with what it reports.
+fn curl(args: &[&str]) -> Finished {
+    let mut command = Command::new("curl");
+    command.args(["-sS", "--max-time", "10"]).args(args);
+    finish(command, &format!("curl {}", args.join(" ")))
+}
+
+#[test]
+fn custom_ssl_certificates_are_uploaded_and_served_over_https() {
+    let Some(bed) = bed() else { return };
+    let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let deployment = Deployment::new(&bed, "ssl", &web_behind_proxy(&bed), "");
+    let name = deployment.host_name.clone();
+
+    // A self-signed certificate for this test's host name, in the destination's secrets.
+    let (cert, key) = (deployment.dir.join("cert.pem"), deployment.dir.join("key.pem"));
+    let mut openssl = Command::new("openssl");
+    openssl
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .args(["-subj", &format!("/CN={name}")])
+        .args(["-addext", &format!("subjectAltName=DNS:{name}"), "-days", "2"]);
+    finish(openssl, "openssl req").assert_success();
+    let (cert_pem, key_pem) = (
+        std::fs::read_to_string(&cert).expect("cert"),
+        std::fs::read_to_string(&key).expect("key"),
+    );
+    let secrets = deployment
+        .dir
+        .join(format!(".kamal/secrets.{}", deployment.destination));
+    let mut text = std::fs::read_to_string(&secrets).expect("secrets");
+    text.push_str(&format!("CERT_PEM=\"{cert_pem}\"\nKEY_PEM=\"{key_pem}\"\n"));
+    std::fs::write(&secrets, text).expect("secrets");
+    let config_path = deployment.dir.join("config/deploy.yml");
+    let config = std::fs::read_to_string(&config_path).expect("config");
+    std::fs::write(
+        &config_path,
+        config.replacen(
+            "proxy:\n",
+            "proxy:\n  ssl:\n    certificate_pem: CERT_PEM\n    private_key_pem: KEY_PEM\n",
+            1,
+        ),
+    )
+    .expect("config");
+
+    deployment.kamal("v1", &["deploy", "-P"]).assert_success();
+
+    let tls = format!(".kamal/proxy/apps-config/app-{}/tls/web", deployment.destination);
+    for host in &bed.hosts {
+        for (file, expected) in [("cert.pem", &cert_pem), ("key.pem", &key_pem)] {
+            let uploaded = bed.remote(host, &format!("cat {tls}/{file}"));
+            uploaded.assert_success();
+            assert_eq!(
+                uploaded.stdout.trim(),
+                expected.trim(),
+                "{host}: {tls}/{file} is the PEM from the secrets"
+            );
+        }
+        let resolve = format!("{name}:443:{host}");
+        let https = curl(&[
+            "--resolve",
+            &resolve,
+            "--cacert",
+            &cert.display().to_string(),
+            &format!("https://{name}/version"),
+        ]);
+        https.assert_success();
+        assert_eq!(https.stdout.trim(), "v1", "{host}: {}", https.all());
+
+        let resolve = format!("{name}:80:{host}");
+        let http = curl(&[
+            "--resolve",
+            &resolve,
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{redirect_url}",
+            &format!("http://{name}/version"),
+        ]);
+        http.assert_success();
+        assert_eq!(
+            http.stdout.trim(),
+            format!("301 https://{name}/version"),
+            "{host}: plain HTTP redirects to https"
+        );
     }
 }
