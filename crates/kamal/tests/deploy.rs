@@ -1,10 +1,11 @@
 //! The app lifecycle end to end on the test bed, with the real `kamal` binary and our
 //! kamal-proxy image (from the bed's registry, through `proxy.run`): deploy, a second
 //! version under continuous load with no failed request, rollback, boot groups with their
-//! hooks and `boot.wait`, and a version that fails its health check leaving the old one
-//! serving, and custom SSL certificates from the secrets served over HTTPS. Each test deploys the bed's example app (`service: app`, as its image label
-//! says) under a destination of its own, so container names, locks and proxy services
-//! never clash; the tests take turns, because they share each host's kamal-proxy.
+//! hooks and `boot.wait`, a version that fails its health check leaving the old one
+//! serving, maintenance, and custom SSL certificates from the secrets served over HTTPS.
+//! Each test deploys the bed's example app (`service: app`, as its image label says) under
+//! a destination of its own, so container names, locks and proxy services never clash;
+//! the tests take turns, because they share each host's kamal-proxy.
 
 mod support;
 
