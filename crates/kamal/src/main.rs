@@ -51,7 +51,17 @@ fn run(words: &[String]) -> ExitCode {
         .chain(words[index + 1..].iter())
         .cloned()
         .collect();
-    let parsed = match args::parse(&rest, spec.options) {
+    // `kamal app`'s options depend on its subcommand (Thor's are per subcommand).
+    let options = if name == "app" {
+        let subcommand = rest
+            .iter()
+            .find(|word| commands::app::SUBCOMMANDS.contains(&word.as_str()))
+            .map(String::as_str);
+        commands::app::options(subcommand).unwrap_or(spec.options)
+    } else {
+        spec.options
+    };
+    let parsed = match args::parse(&rest, options) {
         Ok(parsed) => parsed,
         Err(error) => {
             Printer::new(false, false).diagnostic(&error.to_string());
@@ -121,6 +131,10 @@ fn run(words: &[String]) -> ExitCode {
         }
         "app" | "build" | "lock" | "proxy" | "registry" | "server" => {
             run_on_hosts(name, &parsed, &settings, &load_options, environment, &printer)
+        }
+        "setup" | "remove" | "details" | "audit" => {
+            let commander = commands::context::commander(&settings, &load_options, environment, name, None);
+            commander.and_then(|commander| commands::lifecycle::run(&commander, name, &parsed))
         }
         "deploy" | "redeploy" | "rollback" | "prune" => {
             run_sequence(name, &parsed, &settings, &load_options, environment)

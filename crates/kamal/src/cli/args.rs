@@ -45,13 +45,6 @@ pub const fn value(long: &'static str, short: Option<char>) -> OptionSpec {
     }
 }
 
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "used by `app exec --env`, which arrives with the app commands"
-    )
-)]
 pub const fn hash(long: &'static str, short: Option<char>) -> OptionSpec {
     OptionSpec {
         long,
@@ -152,13 +145,6 @@ impl Parsed {
         }
     }
 
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "used by `app exec --env`, which arrives with the app commands"
-        )
-    )]
     pub fn pairs(&self, name: &str) -> Vec<(String, String)> {
         match self.options.get(name) {
             Some(OptionValue::Pairs(pairs)) => pairs.clone(),

@@ -8,6 +8,7 @@ pub mod context;
 pub mod deploy;
 pub mod docs;
 pub mod init;
+pub mod lifecycle;
 pub mod lock;
 pub mod proxy;
 pub mod registry;

@@ -268,7 +268,7 @@ fn logs(commander: &Commander, parsed: &Parsed) -> Result<(), Failure> {
 
 /// Stops and removes the proxy container, its image and `.kamal/proxy`, unless other apps
 /// are installed on a proxy host (then only with `--force`).
-fn remove(commander: &Commander, force: bool) -> Result<(), Failure> {
+pub fn remove(commander: &Commander, force: bool) -> Result<(), Failure> {
     commander.with_lock(|| {
         if !removal_allowed(commander, force)? {
             return Ok(());

@@ -19,10 +19,6 @@ pub struct Specifics {
     /// Role names, primary role first.
     pub roles: Vec<String>,
     pub primary_host: Option<String>,
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "the app commands act on the primary role first")
-    )]
     pub primary_role: Option<String>,
 }
 

@@ -1,0 +1,83 @@
+//! `kamal setup`, `remove`, `details` and `audit`: the main commands that combine others
+//! (spec §1.2, §6.2, §6.7).
+
+use std::time::Instant;
+
+use kamal_commands::auditor;
+use kamal_ssh::RunOptions;
+
+use crate::cli::args::Parsed;
+use crate::orchestration::Commander;
+use crate::Failure;
+
+pub fn run(commander: &Commander, name: &str, parsed: &Parsed) -> Result<(), Failure> {
+    match name {
+        "setup" => setup(commander, parsed),
+        "remove" => remove(commander, parsed.flag("confirmed")),
+        "details" => details(commander),
+        _ => audit(commander),
+    }
+}
+
+/// Under one lock: Docker on every host (`server bootstrap`, ending with the docker-setup
+/// hook), then the whole deploy, post-deploy included, before the lock is released.
+fn setup(commander: &Commander, parsed: &Parsed) -> Result<(), Failure> {
+    let started = Instant::now();
+    commander.with_lock(|| {
+        commander.say("Ensure Docker is installed...");
+        super::server::bootstrap(commander)?;
+        let steps = super::deploy::Steps {
+            skip_push: parsed.flag("skip-push"),
+            no_cache: parsed.flag("no-cache"),
+            full: true,
+        };
+        super::deploy::deploy(commander, steps)
+    })?;
+    commander.say(&format!(
+        "  Finished all in {:.1} seconds",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+/// Confirm, then under the lock: the app, the proxy (unless other apps remain), the
+/// registry session on the hosts.
+fn remove(commander: &Commander, confirmed: bool) -> Result<(), Failure> {
+    if !super::confirming(
+        commander,
+        "This will remove all containers and images. Are you sure?",
+        confirmed,
+    ) {
+        return Ok(());
+    }
+    commander.with_lock(|| {
+        super::app::remove(commander)?;
+        super::proxy::remove(commander, false)?;
+        let sides = super::registry::Sides {
+            skip_local: true,
+            skip_remote: false,
+        };
+        super::registry::remove(commander, &sides, false)
+    })
+}
+
+/// `proxy details`, then `app details`.
+fn details(commander: &Commander) -> Result<(), Failure> {
+    super::proxy::details(commander, commander.settings.quiet)?;
+    super::app::dispatch(commander, "details", &Parsed::default())
+}
+
+/// The last 50 lines of the audit log on every host.
+fn audit(commander: &Commander) -> Result<(), Failure> {
+    let reveal = auditor::reveal(&commander.config);
+    let outputs = commander.on(&commander.specifics.hosts, |host| {
+        Ok((
+            host.name().to_string(),
+            host.capture_with(&reveal, RunOptions::execute())?,
+        ))
+    })?;
+    for (host, output) in outputs {
+        super::puts_by_host("App", &host, &output, commander.settings.quiet);
+    }
+    Ok(())
+}
