@@ -14,7 +14,7 @@
 #   curl -H 'Host: compat.test' http://vm/version            → 200 v1 on every vm
 #   kamal app maintenance --message "Back soon"              → 503 with the message
 #   kamal app live                                           → 200 v1 again
-#   kamal app remove                                         → no container, host unrouted
+#   kamal app stop, remove_containers, remove_app_directories → no container, host unrouted
 # and a clean-up of what is left either way. One PASS/FAIL line per check, then
 # `N passed, M failed`; exits non-zero on any failure. Every wait polls with a
 # deadline (KAMAL_TESTBED_DEADLINE, 60 s).
@@ -156,13 +156,17 @@ if run_kamal "kamal deploy --skip-push --version v1" deploy --skip-push --versio
     if run_kamal "kamal app live" app live --version v1; then
         expect_all "live → 200 v1" 200 v1
     fi
-    if run_kamal "kamal app remove" app remove --version v1; then
+    # Not `kamal app remove`/`kamal remove`: they also prune every service=app image
+    # (and the proxy) on the vms, which other deploys on the bed may be using.
+    if run_kamal "kamal app stop" app stop --version v1 &&
+        run_kamal "kamal app remove_containers" app remove_containers --version v1 &&
+        run_kamal "kamal app remove_app_directories" app remove_app_directories --version v1; then
         for ip in "${hosts[@]}"; do
-            left=$(on_vm "$ip" "docker ps -aq --filter label=service=$service --filter label=destination=$destination" 2>&1) || true
+            left=$(on_vm "$ip" "docker ps -aq --filter label=service=$service --filter label=destination=$destination; ls -d .kamal/apps/$service-$destination 2>/dev/null" 2>&1) || true
             if [[ -z $left ]] && poll "$DEADLINE" answers "$ip" 404 ""; then
-                pass "$ip: removed: no app container, $host_name no longer routed (404)"
+                pass "$ip: removed: no app container or directory, $host_name no longer routed (404)"
             else
-                fail "$ip: after app remove: containers '$left', $(seen "$ip")"
+                fail "$ip: after the removal: left '$(tr '\n' ' ' <<<"$left")', $(seen "$ip")"
             fi
         done
     fi
