@@ -35,5 +35,5 @@ fi
 cargo test --workspace --locked "$@"
 
 if $bed; then
-  testbed/proxy-smoke.sh --build --clean
+  testbed/proxy-smoke.sh --build --clean && testbed/kamal-compat.sh
 fi
