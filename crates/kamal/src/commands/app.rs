@@ -366,6 +366,10 @@ fn replace_with_ssh(commander: &Commander, host: &str, command: &Cmd) -> Result<
             class: error.ruby_class(),
             message: error.to_string(),
         })?;
+    if commander.settings.dry_run {
+        commander.printer.info(&format!("Would run {}", line.display));
+        return Ok(());
+    }
     super::replace_process(&line.argv)
 }
 
@@ -462,6 +466,9 @@ fn logs(commander: &Commander, parsed: &Parsed) -> Result<(), Failure> {
                 message: error.to_string(),
             })?;
         commander.printer.info(&line.display);
+        if commander.settings.dry_run {
+            return Ok(());
+        }
         return super::replace_process(&line.argv);
     }
     by_host_roles(commander, |host, role| {
