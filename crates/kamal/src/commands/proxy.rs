@@ -251,6 +251,9 @@ fn logs(commander: &Commander, parsed: &Parsed) -> Result<(), Failure> {
             })?;
         commander.printer.info(&format!("Following logs on {primary}..."));
         commander.printer.info(&line.display);
+        if commander.settings.dry_run {
+            return Ok(());
+        }
         return super::replace_process(&line.argv);
     }
     options.lines = parsed

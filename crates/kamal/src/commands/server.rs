@@ -24,6 +24,10 @@ pub fn exec(commander: &Commander, words: &[String], interactive: bool, quiet: b
                 class: error.ruby_class(),
                 message: error.to_string(),
             })?;
+        if commander.settings.dry_run {
+            commander.printer.info(&format!("Would run {}", line.display));
+            return Ok(());
+        }
         return crate::commands::replace_process(&line.argv);
     }
     let hosts = commander.specifics.hosts.clone();
