@@ -196,6 +196,15 @@ pub enum Failure {
     Usage(String),
 }
 
+impl From<kamal_ssh::Error> for Failure {
+    fn from(error: kamal_ssh::Error) -> Failure {
+        Failure::Remote {
+            class: error.ruby_class(),
+            message: error.to_string(),
+        }
+    }
+}
+
 /// Kamal's main sequences: deploy, redeploy, rollback, prune.
 fn run_sequence(
     name: &str,

@@ -262,7 +262,7 @@ fn exec(commander: &Commander, parsed: &Parsed) -> Result<(), Failure> {
             let role = primary_role(commander)?;
             let app = App::new(&commander.config, role, &primary, &version);
             let cmd = app.execute_in_existing_container(&command, Some(interactive_mode()), &env);
-            return replace_with_ssh(commander, &primary, &cmd);
+            return super::replace_with_ssh(commander, &primary, &cmd, false);
         }
         commander.say(&format!(
             "Launching command with version {version} from existing container..."
@@ -305,7 +305,7 @@ fn exec(commander: &Commander, parsed: &Parsed) -> Result<(), Failure> {
         let app = App::new(&commander.config, role, &primary, &version);
         let hex = crate::orchestration::boot::random_hex(3);
         let cmd = app.execute_in_new_container(&command, Some(interactive_mode()), false, &env, &hex);
-        return replace_with_ssh(commander, &primary, &cmd);
+        return super::replace_with_ssh(commander, &primary, &cmd, false);
     }
     commander.say(&format!(
         "Launching command with version {version} from new container..."
@@ -356,21 +356,6 @@ fn primary_role(commander: &Commander) -> Result<&kamal_config::configuration::R
         class: "ArgumentError",
         message: format!("No role {name}"),
     })
-}
-
-fn replace_with_ssh(commander: &Commander, host: &str, command: &Cmd) -> Result<(), Failure> {
-    let line = commander
-        .executor
-        .interactive(host, command)
-        .map_err(|error| Failure::Remote {
-            class: error.ruby_class(),
-            message: error.to_string(),
-        })?;
-    if commander.settings.dry_run {
-        commander.printer.info(&format!("Would run {}", line.display));
-        return Ok(());
-    }
-    super::replace_process(&line.argv)
 }
 
 fn registry_login(commander: &Commander) -> Result<Option<Cmd>, Failure> {
@@ -458,18 +443,7 @@ fn logs(commander: &Commander, parsed: &Parsed) -> Result<(), Failure> {
             return Ok(());
         };
         let app = App::new(&commander.config, role, &primary, &commander.version);
-        let line = commander
-            .executor
-            .interactive(&primary, &app.follow_logs(&container, &options))
-            .map_err(|error| Failure::Remote {
-                class: error.ruby_class(),
-                message: error.to_string(),
-            })?;
-        commander.printer.info(&line.display);
-        if commander.settings.dry_run {
-            return Ok(());
-        }
-        return super::replace_process(&line.argv);
+        return super::replace_with_ssh(commander, &primary, &app.follow_logs(&container, &options), true);
     }
     by_host_roles(commander, |host, role| {
         let app = App::new(&commander.config, role, host.name(), &commander.version);

@@ -16,6 +16,8 @@ pub mod secrets;
 pub mod server;
 pub mod version;
 
+use kamal_commands::Cmd;
+
 use crate::orchestration::Commander;
 use crate::Failure;
 
@@ -55,6 +57,22 @@ pub fn confirming(commander: &Commander, question: &str, confirmed: bool) -> boo
     }
     commander.say("Aborted");
     false
+}
+
+/// Hands the terminal to `ssh -t <host> '<command>'` (replacing this process), as Kamal
+/// does for interactive sessions; `echo` prints the ssh line first. A dry run only prints.
+pub fn replace_with_ssh(commander: &Commander, host: &str, command: &Cmd, echo: bool) -> Result<(), Failure> {
+    let line = commander.executor.interactive(host, command)?;
+    if echo {
+        commander.printer.info(&line.display);
+    }
+    if commander.settings.dry_run {
+        if !echo {
+            commander.printer.info(&format!("Would run {}", line.display));
+        }
+        return Ok(());
+    }
+    replace_process(&line.argv)
 }
 
 /// Replaces this process with `argv` (`exec`), as Kamal does for interactive sessions.

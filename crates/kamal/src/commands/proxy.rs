@@ -242,19 +242,8 @@ fn logs(commander: &Commander, parsed: &Parsed) -> Result<(), Failure> {
     if parsed.flag("follow") {
         let primary = commander.primary_host()?;
         let proxy = Proxy::new(&commander.config, &primary);
-        let line = commander
-            .executor
-            .interactive(&primary, &proxy.follow_logs(&options))
-            .map_err(|error| Failure::Remote {
-                class: error.ruby_class(),
-                message: error.to_string(),
-            })?;
         commander.printer.info(&format!("Following logs on {primary}..."));
-        commander.printer.info(&line.display);
-        if commander.settings.dry_run {
-            return Ok(());
-        }
-        return super::replace_process(&line.argv);
+        return super::replace_with_ssh(commander, &primary, &proxy.follow_logs(&options), true);
     }
     options.lines = parsed
         .text("lines")

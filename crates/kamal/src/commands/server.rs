@@ -17,18 +17,7 @@ pub fn exec(commander: &Commander, words: &[String], interactive: bool, quiet: b
     if interactive {
         let primary = commander.primary_host()?;
         commander.say(&format!("Running '{command_line}' on {primary} interactively..."));
-        let line = commander
-            .executor
-            .interactive(&primary, &command)
-            .map_err(|error| Failure::Remote {
-                class: error.ruby_class(),
-                message: error.to_string(),
-            })?;
-        if commander.settings.dry_run {
-            commander.printer.info(&format!("Would run {}", line.display));
-            return Ok(());
-        }
-        return crate::commands::replace_process(&line.argv);
+        return crate::commands::replace_with_ssh(commander, &primary, &command, false);
     }
     let hosts = commander.specifics.hosts.clone();
     commander.say(&format!("Running '{command_line}' on {}...", hosts.join(", ")));

@@ -147,10 +147,7 @@ impl Commander {
         let target = kamal_ssh::Target::Local;
         Host::new(self.executor.as_ref(), &target)
             .execute_with(command, options)
-            .map_err(|error| Failure::Remote {
-                class: error.ruby_class(),
-                message: error.to_string(),
-            })
+            .map_err(Failure::from)
     }
 
     pub fn pre_connect_if_required(&self) -> Result<(), Failure> {

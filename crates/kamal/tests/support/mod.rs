@@ -3,6 +3,8 @@
 //! the end within a deadline, their output with colours stripped.
 #![allow(dead_code, reason = "each test binary uses a different part of this module")]
 
+pub mod deployment;
+
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
