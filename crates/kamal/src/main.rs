@@ -58,6 +58,12 @@ fn run(words: &[String]) -> ExitCode {
             .find(|word| commands::app::SUBCOMMANDS.contains(&word.as_str()))
             .map(String::as_str);
         commands::app::options(subcommand).unwrap_or(spec.options)
+    } else if name == "accessory" {
+        let subcommand = rest
+            .iter()
+            .find(|word| commands::accessory::SUBCOMMANDS.contains(&word.as_str()))
+            .map(String::as_str);
+        commands::accessory::options(subcommand)
     } else {
         spec.options
     };
@@ -129,7 +135,7 @@ fn run(words: &[String]) -> ExitCode {
             commands::init::run(&printer, &directory, parsed.flag("bundle"))
                 .map_err(|error| Failure::from(ConfigError::io(directory, &error)))
         }
-        "app" | "build" | "lock" | "proxy" | "registry" | "server" => {
+        "accessory" | "app" | "build" | "lock" | "proxy" | "registry" | "server" => {
             run_on_hosts(name, &parsed, &settings, &load_options, environment, &printer)
         }
         "setup" | "remove" | "details" | "audit" => {
@@ -235,6 +241,7 @@ fn run_sequence(
         skip_push: parsed.flag("skip-push"),
         no_cache: parsed.flag("no-cache"),
         full: name == "deploy",
+        boot_accessories: false,
     };
     match (name, subcommand) {
         ("deploy" | "redeploy", _) => commands::deploy::deploy(&commander, steps),
@@ -262,6 +269,7 @@ fn run_on_hosts(
         return Ok(());
     };
     let known: &[&str] = match name {
+        "accessory" => commands::accessory::SUBCOMMANDS,
         "app" => commands::app::SUBCOMMANDS,
         "build" => &["push", "pull", "deliver", "create", "remove", "details", "dev"],
         "lock" => &["status", "acquire", "release"],
@@ -279,10 +287,14 @@ fn run_on_hosts(
             "No value provided for required options '--message'".into(),
         ));
     }
+    if name == "accessory" {
+        commands::accessory::check_arguments(subcommand, &parsed.arguments[1..])?;
+    }
     let commander =
         commands::context::commander(settings, load_options, environment, name, Some(subcommand))?;
     let rest = &parsed.arguments[1..];
     match (name, subcommand) {
+        ("accessory", sub) => commands::accessory::dispatch(&commander, sub, parsed),
         ("app", sub) => commands::app::dispatch(&commander, sub, parsed),
         ("proxy", sub) => commands::proxy::dispatch(&commander, sub, parsed),
         ("lock", "status") => commands::lock::status(&commander),

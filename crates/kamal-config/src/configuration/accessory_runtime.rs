@@ -1,14 +1,19 @@
 //! What Kamal's `Configuration::Accessory` derives for running an accessory: its service
 //! (container) name, image (behind its own registry server), `--publish` port, network,
 //! labels, env arguments and secrets env file, the uploaded `files` and created
-//! `directories` with their mounts, docker options, `cmd` and proxy settings. Reading and
-//! ERB-rendering local files is the caller's job: files come back as written.
+//! `directories` with their mounts, docker options, `cmd` and proxy settings. `files`
+//! come back as written; [`AccessoryRuntime::render_file`] renders a `*.erb` one at boot
+//! time, through the [`Environment`] like every other file read.
+
+use std::path::Path;
 
 use super::app_runtime::{file_join, Volume};
+use super::error::ConfigError;
 use super::proxy_runtime::ProxySettings;
 use super::role_runtime::{clear_values, secrets_env_file};
 use super::ruby::{argumentize, optionize};
 use super::{raw, Accessory, Configuration};
+use crate::environment::Environment;
 use crate::secrets::{Secret, Secrets, SecretsError};
 use crate::yaml::{Mapping, Node, Value};
 
@@ -158,6 +163,57 @@ impl<'a> AccessoryRuntime<'a> {
     /// The env file (§7.4): the accessory's secrets only.
     pub fn secrets_env_file(&self, secrets: &Secrets) -> Result<Secret, SecretsError> {
         secrets_env_file(&self.accessory.env, secrets)
+    }
+
+    /// `Env#to_h`: the clear values, then the secrets (a `NAME:SECRET` entry reads secret
+    /// `SECRET` into `NAME`); what a `*.erb` file sees in `ENV` while it renders.
+    pub fn env_values(&self, secrets: &Secrets) -> Result<Vec<(String, Secret)>, SecretsError> {
+        let mut values: Vec<(String, Secret)> = self
+            .accessory
+            .env
+            .clear
+            .iter()
+            .map(|(name, value)| (name.clone(), Secret::new(value.clone())))
+            .collect();
+        for key in &self.accessory.env.secret_keys {
+            let (name, secret_name) = key.split_once(':').unwrap_or((key, key));
+            let value = secrets.get(secret_name)?;
+            match values.iter_mut().find(|(existing, _)| existing == name) {
+                Some(entry) => entry.1 = value,
+                None => values.push((name.to_string(), value)),
+            }
+        }
+        Ok(values)
+    }
+
+    /// Kamal's `read_dynamic_file`: the `*.erb` file at `path.key` (relative to the working
+    /// directory) rendered with `env` (from [`AccessoryRuntime::env_values`]) in `ENV` for
+    /// the duration. The result may hold secrets, so it comes back as one.
+    pub fn render_file(
+        &self,
+        path: &AccessoryPath,
+        env: &[(String, Secret)],
+        environment: &mut dyn Environment,
+    ) -> Result<Secret, ConfigError> {
+        let file = environment.current_dir().join(Path::new(&path.key));
+        let template = environment
+            .read_file(&file)
+            .map_err(|error| ConfigError::io(&path.key, &error))?;
+        let previous: Vec<(&str, Option<String>)> = env
+            .iter()
+            .map(|(name, _)| (name.as_str(), environment.var(name)))
+            .collect();
+        for (name, value) in env {
+            environment.set_var(name, value.expose());
+        }
+        let rendered = crate::erb::render(&template, Path::new(&path.key), environment);
+        for (name, value) in previous {
+            match value {
+                Some(value) => environment.set_var(name, &value),
+                None => environment.remove_var(name),
+            }
+        }
+        Ok(Secret::new(rendered?))
     }
 
     /// `files`: uploaded to `<service><remote>` (mode 755 unless given), mounted at

@@ -19,6 +19,14 @@ pub struct CommandSpec {
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
+        name: "accessory",
+        usage: "kamal accessory",
+        summary: "Manage accessories (db/redis/search)",
+        // Per subcommand: commands::accessory::options.
+        options: &[],
+        max_arguments: None,
+    },
+    CommandSpec {
         name: "app",
         usage: "kamal app",
         summary: "Manage application",

@@ -337,7 +337,7 @@ fn exec(commander: &Commander, parsed: &Parsed) -> Result<(), Failure> {
     Ok(())
 }
 
-fn interactive_mode() -> Interactive {
+pub(crate) fn interactive_mode() -> Interactive {
     use std::io::IsTerminal;
     if std::io::stdin().is_terminal() {
         Interactive::Tty

@@ -20,6 +20,8 @@ pub struct Steps {
     pub no_cache: bool,
     /// deploy boots the proxy and prunes; redeploy does neither.
     pub full: bool,
+    /// setup also boots every accessory (after the proxy).
+    pub boot_accessories: bool,
 }
 
 pub fn deploy(commander: &Commander, steps: Steps) -> Result<(), Failure> {
@@ -37,6 +39,9 @@ pub fn deploy(commander: &Commander, steps: Steps) -> Result<(), Failure> {
         if steps.full {
             commander.say("Ensure kamal-proxy is running...");
             crate::commands::proxy::boot(commander)?;
+        }
+        if steps.boot_accessories {
+            crate::commands::accessory::boot_all(commander)?;
         }
         commander.say("Detect stale containers...");
         stale_containers(commander, true)?;

@@ -30,6 +30,7 @@ fn setup(commander: &Commander, parsed: &Parsed) -> Result<(), Failure> {
             skip_push: parsed.flag("skip-push"),
             no_cache: parsed.flag("no-cache"),
             full: true,
+            boot_accessories: true,
         };
         super::deploy::deploy(commander, steps)
     })?;
@@ -41,7 +42,7 @@ fn setup(commander: &Commander, parsed: &Parsed) -> Result<(), Failure> {
 }
 
 /// Confirm, then under the lock: the app, the proxy (unless other apps remain), the
-/// registry session on the hosts.
+/// accessories, the registry session on the hosts.
 fn remove(commander: &Commander, confirmed: bool) -> Result<(), Failure> {
     if !super::confirming(
         commander,
@@ -53,6 +54,7 @@ fn remove(commander: &Commander, confirmed: bool) -> Result<(), Failure> {
     commander.with_lock(|| {
         super::app::remove(commander)?;
         super::proxy::remove(commander, false)?;
+        super::accessory::remove_all(commander)?;
         let sides = super::registry::Sides {
             skip_local: true,
             skip_remote: false,
@@ -61,10 +63,11 @@ fn remove(commander: &Commander, confirmed: bool) -> Result<(), Failure> {
     })
 }
 
-/// `proxy details`, then `app details`.
+/// `proxy details`, `app details`, then `accessory details all`.
 fn details(commander: &Commander) -> Result<(), Failure> {
     super::proxy::details(commander, commander.settings.quiet)?;
-    super::app::dispatch(commander, "details", &Parsed::default())
+    super::app::dispatch(commander, "details", &Parsed::default())?;
+    super::accessory::details_all(commander)
 }
 
 /// The last 50 lines of the audit log on every host.

@@ -1,5 +1,6 @@
 //! One module per command, each a function from resolved settings to an outcome.
 
+pub mod accessory;
 pub mod app;
 pub mod app_proxy;
 pub mod build;
