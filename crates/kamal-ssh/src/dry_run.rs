@@ -71,10 +71,17 @@ impl DryRun {
 
 impl Executor for DryRun {
     fn run(&self, target: &Target, command: &Cmd, options: RunOptions) -> Result<Output, Error> {
-        if let (true, Some(probes)) = (options.read_only, &self.probes) {
-            return probes.run(target, command, options);
-        }
         let display = command.to_display();
+        if let (true, Some(probes)) = (options.read_only, &self.probes) {
+            match probes.run(target, command, options) {
+                // A host that cannot be reached still gets its plan, built as if it were empty.
+                Err(Error::Connection(error)) => self.printer.info(&format!(
+                    "Could not read the state of {} ({error}); planning as if it were empty",
+                    target.name()
+                )),
+                answered => return answered,
+            }
+        }
         // Shown whatever the command's own verbosity: the point of a dry run is the full list.
         self.printer
             .info(&format!("Would run {display} on {}", target.name()));
@@ -219,6 +226,51 @@ mod tests {
             }]
         );
         assert!(!out.text().contains("docker ps"));
+    }
+
+    /// A host that refuses every connection.
+    struct Unreachable(Arc<Printer>);
+
+    impl Executor for Unreachable {
+        fn run(&self, target: &Target, _: &Cmd, _: RunOptions) -> Result<Output, Error> {
+            Err(Error::Connection(crate::error::ConnectionError {
+                kind: crate::error::ConnectionErrorKind::Refused,
+                user: "root".into(),
+                host: target.name().to_string(),
+                port: 22,
+                detail: "Connection refused".into(),
+            }))
+        }
+        fn upload(&self, _: &Target, _: Upload<'_>, _: &str, _: u32) -> Result<(), Error> {
+            unreachable!("probes never upload")
+        }
+        fn interactive(&self, host: &str, command: &Cmd) -> Result<Interactive, Error> {
+            Ok(options::interactive(&SshOptions::new(), None, host, command))
+        }
+        fn printer(&self) -> &Printer {
+            &self.0
+        }
+    }
+
+    #[test]
+    fn a_probe_that_cannot_connect_is_planned_as_if_the_host_were_empty() {
+        let (executor, out) = dry_run(Level::Info);
+        let executor = executor.with_probes(Arc::new(Unreachable(Arc::new(Printer::stdout(Level::Info)))));
+        let local = Target::Local;
+        let answer = Host::new(&executor, &local)
+            .capture_with(&Cmd::new(["docker", "ps"]), RunOptions::capture().read_only())
+            .expect("planned, not failed");
+        assert_eq!(answer, "");
+        assert!(
+            out.text().contains("Could not read the state of localhost"),
+            "{}",
+            out.text()
+        );
+        assert!(
+            out.text().contains("Would run docker ps on localhost"),
+            "{}",
+            out.text()
+        );
     }
 
     #[test]

@@ -318,3 +318,86 @@ fn custom_ssl_certificates_are_uploaded_and_served_over_https() {
         );
     }
 }
+
+/// What a deployment has on a host: its containers and their states, its image tags, its
+/// files under `.kamal` (size, mtime, mode) and its kamal-proxy service. Other tests share
+/// the hosts, so only this deployment's things are listed.
+fn state_of(deployment: &Deployment<'_>, host: &str) -> String {
+    let destination = &deployment.destination;
+    let script = format!(
+        "docker ps -a --no-trunc --filter label=destination={destination} --format '{{{{.ID}}}} {{{{.Names}}}} {{{{.State}}}}' | sort; \
+         docker image ls --no-trunc --format '{{{{.ID}}}} {{{{.Repository}}}}:{{{{.Tag}}}}' | grep -e -{destination} | sort; \
+         find .kamal -path '*{destination}*' -printf '%p %s %T@ %m\\n' | sort; \
+         docker exec kamal-proxy kamal-proxy list | grep -e -{destination} || true"
+    );
+    let state = deployment.bed.remote(host, &script);
+    state.assert_success();
+    state.stdout.clone()
+}
+
+#[test]
+fn dry_runs_of_deploy_rollback_and_app_boot_print_the_plan_and_change_nothing() {
+    let Some(bed) = bed() else { return };
+    let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let servers = format!(
+        "{}\n  workers:\n    hosts: [{}]\n    proxy: false",
+        web_behind_proxy(&bed),
+        bed.hosts.join(", ")
+    );
+    let deployment = Deployment::new(&bed, "dryrun", &servers, "");
+    deployment.kamal("v1", &["deploy", "-P"]).assert_success();
+    deployment.kamal("v2", &["deploy", "-P"]).assert_success();
+    let before: Vec<String> = bed.hosts.iter().map(|host| state_of(&deployment, host)).collect();
+    for (host, state) in bed.hosts.iter().zip(&before) {
+        assert!(
+            state.contains(&format!("app-web-{}-v2", deployment.destination)),
+            "{host}: {state}"
+        );
+    }
+
+    let destination = &deployment.destination;
+    let plans = [
+        ("v1", vec!["deploy", "-P", "--dry-run"]),
+        ("v2", vec!["rollback", "v1", "--dry-run"]),
+        ("v2", vec!["app", "boot", "--version", "v1", "--dry-run"]),
+    ];
+    for (version, args) in plans {
+        let run = deployment.kamal(version, &args);
+        run.assert_success();
+        let plan = &run.stdout;
+        for host in &bed.hosts {
+            for expected in [
+                // v1's container is still there (stopped): it is moved aside first.
+                format!("Would run docker rename app-web-{destination}-v1 app-web-{destination}-v1_replaced_"),
+                format!("Would run docker run --detach --restart unless-stopped --name app-web-{destination}-v1 "),
+                format!("Would run docker run --detach --restart unless-stopped --name app-workers-{destination}-v1 "),
+                format!("kamal-proxy deploy app-web-{destination} --target=\"<id of app-web-{destination}-v1>:80\""),
+                // The running version, read from the host, is the one it would stop.
+                format!("Would run docker container ls --all --filter 'name=^app-web-{destination}-v2$' --quiet | xargs docker stop on {host}"),
+                format!("Would upload .kamal/apps/app-{destination}/env/roles/web.env (mode 0600) to {host}"),
+            ] {
+                let on_host = plan.lines().any(|line| {
+                    line.contains(&expected)
+                        && (line.ends_with(&format!(" on {host}")) || line.ends_with(&format!(" to {host}")))
+                });
+                assert!(on_host, "kamal {}: no `{expected}` for {host} in:\n{plan}", args.join(" "));
+            }
+        }
+        assert!(
+            !plan.contains("Running docker run"),
+            "a dry run started a container:\n{plan}"
+        );
+    }
+
+    // A version that is not on the hosts is refused from what the hosts say.
+    deployment
+        .kamal("v2", &["rollback", "v9", "--dry-run"])
+        .assert_success()
+        .assert_says("The app version 'v9' is not available as a container");
+
+    let after: Vec<String> = bed.hosts.iter().map(|host| state_of(&deployment, host)).collect();
+    for ((host, before), after) in bed.hosts.iter().zip(&before).zip(&after) {
+        assert_eq!(before, after, "{host} changed under --dry-run");
+        assert_eq!(deployment.version_served(host), (200, "v2".to_string()), "{host}");
+    }
+}

@@ -53,7 +53,10 @@ pub fn commander(
 
     let options = ssh_options(&config, &environment)?;
     let executor: Arc<dyn Executor> = if settings.dry_run {
-        Arc::new(DryRun::new(printer.clone(), options))
+        // Reads (which container runs, is the proxy up?) go to the hosts so the plan shows
+        // what a real run would do there; nothing that changes a host runs.
+        let probes = Arc::new(OpenSsh::new(options.clone(), printer.clone()));
+        Arc::new(DryRun::new(printer.clone(), options).with_probes(probes))
     } else {
         Arc::new(OpenSsh::new(options, printer.clone()))
     };

@@ -76,7 +76,8 @@ pub fn rollback(commander: &Commander, version: &str) -> Result<(), Failure> {
         let missing = commander.on(&hosts, |host| {
             for role in commander.roles_on(host.name()) {
                 let app = App::new(&commander.config, role, host.name(), version);
-                if host.capture(&app.container_id_for_version(version, false))?.is_empty() {
+                let exists = RunOptions::capture().read_only();
+                if host.capture_with(&app.container_id_for_version(version, false), exists)?.is_empty() {
                     return Ok(Some(host.name().to_string()));
                 }
             }
@@ -109,8 +110,8 @@ pub fn stale_containers(commander: &Commander, stop: bool) -> Result<(), Failure
         for role in commander.roles_on(host.name()) {
             let app = App::new(&commander.config, role, host.name(), &commander.version);
             let lenient = RunOptions::execute().raise_on_non_zero_exit(false);
-            let current = host.capture_with(&app.current_running_version(), lenient)?;
-            let versions = host.capture_with(&app.list_versions(&[], &[]), lenient)?;
+            let current = host.capture_with(&app.current_running_version(), lenient.read_only())?;
+            let versions = host.capture_with(&app.list_versions(&[], &[]), lenient.read_only())?;
             for version in versions.lines().map(str::trim).filter(|version| !version.is_empty() && *version != current.trim()) {
                 if stop {
                     lines.push(format!("Stopping stale container for role {} with version {version}", role.name));

@@ -93,7 +93,7 @@ pub fn boot(commander: &Commander) -> Result<(), Failure> {
             if let Some(login) = &login {
                 host.execute(login)?;
             }
-            let version = host.capture_with(&proxy.version(), RunOptions::execute())?;
+            let version = host.capture_with(&proxy.version(), RunOptions::execute().read_only())?;
             if !version.is_empty() && older_version(&version, PROXY_MINIMUM_VERSION) {
                 return Ok(Some(format!(
                     "Exception while executing on host {}: kamal-proxy version {version} is too old, run `kamal proxy reboot` in order to update to at least {PROXY_MINIMUM_VERSION}",

@@ -177,7 +177,7 @@ impl Commander {
                     host.execute(&app.extract_assets())?;
                     let old = host.capture_with(
                         &app.current_running_version(),
-                        RunOptions::capture().raise_on_non_zero_exit(false),
+                        RunOptions::capture().raise_on_non_zero_exit(false).read_only(),
                     )?;
                     host.execute(&app.sync_asset_volumes(Some(old.trim()).filter(|old| !old.is_empty())))?;
                 }
@@ -288,7 +288,10 @@ impl Commander {
         };
 
         // A container of this version exists already (a redeploy, a rollback): move it aside.
-        let existing = host.capture(&app.container_id_for_version(version, false))?;
+        let existing = host.capture_with(
+            &app.container_id_for_version(version, false),
+            RunOptions::capture().read_only(),
+        )?;
         if !existing.is_empty() {
             let renamed = format!("{version}_replaced_{}", random_hex(8));
             self.printer.info(&format!(
@@ -301,7 +304,7 @@ impl Commander {
         let old_version = host
             .capture_with(
                 &app.current_running_version(),
-                RunOptions::capture().raise_on_non_zero_exit(false),
+                RunOptions::capture().raise_on_non_zero_exit(false).read_only(),
             )?
             .trim()
             .to_string();
@@ -405,7 +408,11 @@ impl Commander {
 
         match app.deploy("") {
             Some(_) => {
-                let id = host.capture(&app.container_id_for_version(version, true))?;
+                let mut id = host.capture(&app.container_id_for_version(version, true))?;
+                if id.is_empty() && self.settings.dry_run {
+                    // The container a dry run did not start has no id yet.
+                    id = format!("<id of {}>", app.container_name());
+                }
                 if id.is_empty() {
                     return Err(BootError::Boot(format!(
                         "Failed to get endpoint for {} on {}, did the container boot?",
