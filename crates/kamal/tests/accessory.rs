@@ -267,7 +267,10 @@ fn boot_inspect_exec_logs_reboot_stop_start_then_remove() {
     logs.assert_success();
     // The log line itself (the `Running …` line names the pattern too).
     assert_eq!(
-        logs.stdout.lines().filter(|line| line.trim() == "accessory-marker").count(),
+        logs.stdout
+            .lines()
+            .filter(|line| line.trim() == "accessory-marker")
+            .count(),
         1,
         "{}",
         logs.all()

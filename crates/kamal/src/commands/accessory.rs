@@ -251,7 +251,7 @@ impl<'a> Accessories<'a> {
             let mut booted: Vec<String> = self
                 .commander
                 .on(&hosts, |host| {
-                    let containers = host.capture_with(&exists, RunOptions::execute())?;
+                    let containers = host.capture_with(&exists, probe())?;
                     Ok((!containers.is_empty()).then(|| host.name().to_string()))
                 })?
                 .into_iter()
@@ -292,7 +292,7 @@ impl<'a> Accessories<'a> {
         if !accessory.runtime().running_proxy() {
             return Ok(());
         }
-        let target = host.capture_with(&accessory.running_container_id(), RunOptions::execute())?;
+        let target = host.capture_with(&accessory.running_container_id(), probe())?;
         if let Some(deploy) = accessory.deploy(&target, &self.commander.version) {
             host.execute(&deploy)?;
         }
@@ -443,7 +443,7 @@ impl<'a> Accessories<'a> {
                     RunOptions::execute().raise_on_non_zero_exit(false),
                 )?;
                 if accessory.runtime().running_proxy() {
-                    host.capture_with(&accessory.running_container_id(), RunOptions::execute())?;
+                    host.capture_with(&accessory.running_container_id(), probe())?;
                     host.execute(&accessory.remove())?;
                 }
                 Ok(())
@@ -663,6 +663,12 @@ impl<'a> Accessories<'a> {
             Ok(())
         })
     }
+}
+
+/// Kamal's `capture_with_info` of host state a step decides on (a dry run may ask the
+/// host for real).
+fn probe() -> RunOptions {
+    RunOptions::execute().read_only()
 }
 
 /// An error raised inside Kamal's `on(hosts)` block reads `Exception while executing on
