@@ -19,8 +19,10 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use std::process::Command;
+
 use support::deployment::{get, web_behind_proxy, Deployment};
-use support::{bed, Bed};
+use support::{bed, finish, Bed, Finished};
 
 /// How long the state a command leaves may take to show (a container's server starting).
 const SETTLE: Duration = Duration::from_secs(30);
@@ -429,4 +431,116 @@ fn setup_boots_plain_and_proxied_accessories_and_remove_takes_them_away() {
         "1"
     );
     assert_ne!(get(&host, &proxied_host, "/version").0, 200);
+}
+
+fn project_dir(project: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("kamal-accessory-{project}-{}", std::process::id()))
+}
+
+/// `kamal <args> --dry-run` in the project `project` (written on first use): two
+/// accessories on two hosts (nothing is contacted), a secret only in the secrets file and
+/// in what an ERB file renders.
+fn dry_run(project: &str, args: &[&str]) -> Finished {
+    let dir = project_dir(project);
+    if !dir.exists() {
+        write_project(&dir);
+    }
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kamal"));
+    command
+        .args(args)
+        .arg("--dry-run")
+        .current_dir(&dir)
+        .env("VERSION", "v1");
+    finish(command, &format!("kamal {}", args.join(" ")))
+}
+
+fn write_project(dir: &std::path::Path) {
+    std::fs::create_dir_all(dir.join("config")).expect("config dir");
+    std::fs::create_dir_all(dir.join(".kamal")).expect(".kamal");
+    std::fs::write(
+        dir.join("config/deploy.yml"),
+        "service: app\nimage: app\nservers: [10.213.0.11]\nregistry:\n  server: 10.213.0.2:5000\n  username: u\n  password: [REGISTRY_PASSWORD]\n\
+         builder:\n  arch: amd64\naccessories:\n  db:\n    image: db:1\n    host: 10.213.0.11\n\
+         \x20   env:\n      secret: [DB_PASSWORD]\n    files:\n      - config/init.sql.erb:/init.sql\n      - config/my.cnf:/etc/my.cnf\n\
+         \x20 cache:\n    image: cache:1\n    host: 10.213.0.12\n",
+    )
+    .expect("deploy.yml");
+    std::fs::write(
+        dir.join("config/init.sql.erb"),
+        "pw=<%= ENV[\"DB_PASSWORD\"] %>\n",
+    )
+    .expect("template");
+    std::fs::write(dir.join("config/my.cnf"), "[mysqld]\n").expect("file");
+    std::fs::write(
+        dir.join(".kamal/secrets"),
+        "REGISTRY_PASSWORD=registry-dry-secret\nDB_PASSWORD=db-dry-secret\n",
+    )
+    .expect("secrets");
+}
+
+#[test]
+fn dry_run_boots_each_accessory_on_its_hosts_within_the_host_filter() {
+    let boot = dry_run("boot", &["accessory", "boot", "all"]);
+    boot.assert_success();
+    for line in [
+        "Would run docker run --name app-db --detach --restart unless-stopped --network kamal --log-opt max-size=\"10m\" --env KAMAL_HOST=\"10.213.0.11\" --env-file .kamal/apps/app/env/accessories/db.env --volume $PWD/app-db/init.sql:/init.sql --volume $PWD/app-db/etc/my.cnf:/etc/my.cnf --label service=\"app-db\" db:1 on 10.213.0.11",
+        "Would upload .kamal/apps/app/env/accessories/db.env (mode 0600) to 10.213.0.11",
+        "Would run /usr/bin/env chmod 755 app-db/init.sql on 10.213.0.11",
+        "Would run docker run --name app-cache",
+    ] {
+        boot.assert_says(line);
+    }
+    assert!(!boot.all().contains("dry-secret"), "{}", boot.all());
+
+    // -h narrows each accessory's hosts: only the cache runs on .12.
+    let filtered = dry_run("boot", &["accessory", "boot", "all", "-h", "10.213.0.12"]);
+    filtered
+        .assert_success()
+        .assert_says("Would run docker run --name app-cache")
+        .assert_not_says("docker run --name app-db");
+
+    // A missing file is named before anything is uploaded.
+    let dir = project_dir("boot");
+    std::fs::remove_file(dir.join("config/my.cnf")).expect("remove my.cnf");
+    let missing = dry_run("boot", &["accessory", "upload", "db"]);
+    let message = missing.assert_error("RuntimeError");
+    assert!(
+        message.starts_with(&format!(
+            "Exception while executing on host 10.213.0.11: Missing file: {}",
+            dir.join("config/my.cnf").display()
+        )),
+        "{message}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn names_arguments_and_confirmation_as_kamal() {
+    let unknown = dry_run("names", &["accessory", "details", "nope"]);
+    unknown.assert_success();
+    assert_eq!(
+        unknown.stderr.trim(),
+        "No accessory by the name of 'nope' (options: db and cache)"
+    );
+    let no_name = dry_run("names", &["accessory", "boot"]);
+    assert_eq!(no_name.code, Some(1));
+    assert_eq!(
+        no_name.stderr.trim(),
+        "ERROR: \"kamal accessory boot\" was called with no arguments\nUsage: \"kamal accessory boot [NAME]\""
+    );
+    // Without -y and nothing on stdin: the question, then Aborted; nothing runs.
+    let remove = dry_run("names", &["accessory", "remove", "db"]);
+    remove
+        .assert_success()
+        .assert_says(
+            "This will remove all containers, images and data directories for db. Are you sure? [y, N] (N) ",
+        )
+        .assert_says("Aborted")
+        .assert_not_says("Would run");
+    let follow = dry_run("names", &["accessory", "logs", "cache", "-f", "-g", "boom"]);
+    follow
+        .assert_success()
+        .assert_says("Following logs on [\"10.213.0.12\"]...")
+        .assert_says("-t root@10.213.0.12 -p 22 'docker logs app-cache --timestamps --tail 10 --follow 2>&1 | grep \"boom\"'");
+    let _ = std::fs::remove_dir_all(project_dir("names"));
 }
