@@ -15,13 +15,11 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use std::process::Command;
 
-use support::deployment::{get, web_behind_proxy, Deployment};
+use support::deployment::{get, get_from_port, web_behind_proxy, Deployment};
 use support::{bed, finish, Bed, Finished};
 
 /// How long the state a command leaves may take to show (a container's server starting).
@@ -84,31 +82,6 @@ impl Drop for Cleanup<'_> {
         script.push_str(&format!("docker rmi {} >/dev/null 2>&1; true", self.image));
         let _ = self.bed.remote(&self.host, &script);
     }
-}
-
-/// `GET path` from `host:port`: status and body (0 when nothing answers).
-fn get_port(host: &str, port: u16, path: &str) -> (u16, String) {
-    let attempt = || -> std::io::Result<(u16, String)> {
-        let mut stream = TcpStream::connect_timeout(
-            &format!("{host}:{port}").parse().expect("address"),
-            Duration::from_secs(5),
-        )?;
-        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n")?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response)?;
-        let status = response
-            .split_whitespace()
-            .nth(1)
-            .and_then(|code| code.parse().ok())
-            .unwrap_or(0);
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, body)| body.trim().to_string())
-            .unwrap_or_default();
-        Ok((status, body))
-    };
-    attempt().unwrap_or((0, String::new()))
 }
 
 /// Polls `probe` until it returns `expected`, failing after [`SETTLE`].
@@ -177,9 +150,12 @@ fn boot_inspect_exec_logs_reboot_stop_start_then_remove() {
     eventually(
         "the accessory's greeting",
         (200, "hello s3cr3t-value".to_string()),
-        || get_port(&host, port, "/greeting.txt"),
+        || get_from_port(&host, port, &host, "/greeting.txt"),
     );
-    assert_eq!(get_port(&host, port, "/plain.txt"), (200, "plain".to_string()));
+    assert_eq!(
+        get_from_port(&host, port, &host, "/plain.txt"),
+        (200, "plain".to_string())
+    );
 
     // On the host: labels, env, mounts, the env file's mode, the uploaded files.
     let inspect = |format: &str| remote(&bed, &host, &format!("docker inspect -f '{format}' {service}"));
@@ -296,7 +272,7 @@ fn boot_inspect_exec_logs_reboot_stop_start_then_remove() {
     let after = running_id();
     assert!(!after.is_empty() && after != before, "{before} → {after}");
     eventually("the rebooted accessory", 200, || {
-        get_port(&host, port, "/plain.txt").0
+        get_from_port(&host, port, &host, "/plain.txt").0
     });
 
     // stop and start.
@@ -309,7 +285,7 @@ fn boot_inspect_exec_logs_reboot_stop_start_then_remove() {
         .assert_success();
     assert_eq!(running_id(), after);
     eventually("the restarted accessory", 200, || {
-        get_port(&host, port, "/plain.txt").0
+        get_from_port(&host, port, &host, "/plain.txt").0
     });
 
     // An unknown name: stderr, exit 0.

@@ -122,8 +122,14 @@ impl Drop for Deployment<'_> {
 
 /// One HTTP/1.0 request to `host:80` with a Host header: status and body.
 pub fn get(host: &str, host_header: &str, path: &str) -> (u16, String) {
+    get_from_port(host, 80, host_header, path)
+}
+
+/// One HTTP/1.0 request to `host:port` with a Host header: status and body (0 when
+/// nothing answers).
+pub fn get_from_port(host: &str, port: u16, host_header: &str, path: &str) -> (u16, String) {
     let attempt = || -> std::io::Result<(u16, String)> {
-        let mut stream = TcpStream::connect((host, 80))?;
+        let mut stream = TcpStream::connect((host, port))?;
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
         write!(stream, "GET {path} HTTP/1.0\r\nHost: {host_header}\r\n\r\n")?;
         let mut response = String::new();
