@@ -267,7 +267,9 @@ impl<'a> Accessories<'a> {
             }
             self.directories(name)?;
             self.upload(name)?;
-
+            if hosts.is_empty() {
+                return Ok(());
+            }
             let runtime = accessory.runtime();
             let env_file = runtime.secrets_env_file(self.commander.secrets()?)?;
             let secrets_path = runtime.secrets_path();
