@@ -10,7 +10,6 @@ use crate::orchestration::Commander;
 use crate::Failure;
 
 /// `maintenance` or `live` (listed with the other app subcommands in `commands::app`).
-
 pub fn dispatch(commander: &Commander, subcommand: &str, parsed: &Parsed) -> Result<(), Failure> {
     match subcommand {
         "maintenance" => {

@@ -252,16 +252,22 @@ fn pull_on(
     {
         let audit = auditor::record(
             &commander.config,
-            &stamp,
+            stamp,
             &[],
             &format!("Pulled image with version {version}"),
         );
-        host.execute_with(&audit, RunOptions::execute().verbosity(Level::Debug))?;
-        host.execute_with(
-            &builder::clean(&commander.config, &version),
-            RunOptions::execute().raise_on_non_zero_exit(false),
-        )?;
-        host.execute(&builder::pull(&commander.config, &version))?;
+        let (audited, cleaned) = crate::orchestration::overlap::both(
+            || host.execute_with(&audit, RunOptions::execute().verbosity(Level::Debug)),
+            || {
+                host.execute_with(
+                    &builder::clean(&commander.config, version),
+                    RunOptions::execute().raise_on_non_zero_exit(false),
+                )
+            },
+        );
+        audited?;
+        cleaned?;
+        host.execute(&builder::pull(&commander.config, version))?;
         host.execute(&builder::validate_image(&commander.config, version))?;
         Ok(())
     }

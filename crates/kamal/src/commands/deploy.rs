@@ -10,6 +10,7 @@ use kamal_commands::{auditor, prune};
 use kamal_ssh::{Level, RunOptions};
 
 use crate::orchestration::hooks::Extra;
+use crate::orchestration::overlap::both;
 use crate::orchestration::Commander;
 use crate::Failure;
 
@@ -24,35 +25,67 @@ pub struct Steps {
     pub boot_accessories: bool,
 }
 
+/// Kamal's order, with independent steps overlapped (see `orchestration::overlap`): the
+/// pull runs while the lock is taken, the proxy booted and stale containers stopped, and
+/// only the app boot waits for it. A pre-deploy hook may use the new image (migrations
+/// through `kamal app exec`), so when there is one the pull finishes before it, as in Kamal.
 pub fn deploy(commander: &Commander, steps: Steps) -> Result<(), Failure> {
     let started = Instant::now();
     if steps.skip_push {
         commander.say("Pull app image...");
-        crate::commands::build::pull(commander)?;
     } else {
         commander.say("Build and push app image...");
         crate::commands::build::push(commander, steps.no_cache)?;
+    }
+    let pull_first = !commander.settings.skip_hooks && commander.hook_exists("pre-deploy");
+    if pull_first {
         crate::commands::build::pull(commander)?;
     }
-    commander.with_lock(|| {
-        commander.run_hook("pre-deploy", &Extra::default())?;
-        if steps.full {
-            commander.say("Ensure kamal-proxy is running...");
-            crate::commands::proxy::boot(commander)?;
-        }
-        if steps.boot_accessories {
-            crate::commands::accessory::boot_all(commander)?;
-        }
-        commander.say("Detect stale containers...");
-        stale_containers(commander, true)?;
-        commander.boot_app(&commander.version)?;
-        if steps.full {
-            commander.say("Prune old containers and images...");
-            prune_all(commander)?;
-        }
-        Ok(())
+    std::thread::scope(|scope| {
+        let mut pulling = (!pull_first).then(|| scope.spawn(|| crate::commands::build::pull(commander)));
+        let deployed = commander.with_lock(|| {
+            commander.run_hook("pre-deploy", &Extra::default())?;
+            let (proxy, stale) = both(
+                || -> Result<(), Failure> {
+                    if steps.full {
+                        commander.say("Ensure kamal-proxy is running...");
+                        crate::commands::proxy::boot(commander)?;
+                    }
+                    if steps.boot_accessories {
+                        crate::commands::accessory::boot_all(commander)?;
+                    }
+                    Ok(())
+                },
+                || {
+                    commander.say("Detect stale containers...");
+                    stale_containers(commander, true)
+                },
+            );
+            proxy?;
+            stale?;
+            joined(pulling.take())?;
+            commander.boot_app(&commander.version)?;
+            if steps.full {
+                commander.say("Prune old containers and images...");
+                prune_all(commander)?;
+            }
+            Ok(())
+        });
+        // Without the lock the pull still finishes, and its failure is the one Kamal (which
+        // pulls first) would have reported.
+        joined(pulling.take())?;
+        deployed
     })?;
     finish(commander, started)
+}
+
+/// The result of a step that ran on a scoped thread (none: it ran in line).
+fn joined<T>(handle: Option<std::thread::ScopedJoinHandle<'_, Result<T, Failure>>>) -> Result<(), Failure> {
+    match handle.map(|handle| handle.join()) {
+        None => Ok(()),
+        Some(Ok(result)) => result.map(|_| ()),
+        Some(Err(panic)) => std::panic::resume_unwind(panic),
+    }
 }
 
 /// `Finished all in N seconds`, then post-deploy with `KAMAL_RUNTIME`.
@@ -134,10 +167,41 @@ pub fn stale_containers(commander: &Commander, stop: bool) -> Result<(), Failure
     Ok(())
 }
 
-/// `prune all`: stopped containers beyond `retain_containers`, then unused images.
+/// `prune all`: stopped containers beyond `retain_containers`, then unused images — Kamal's
+/// `prune containers` and `prune images`, one host's steps after each other without
+/// waiting for the other hosts in between, each audit line written alongside its step.
 pub fn prune_all(commander: &Commander) -> Result<(), Failure> {
-    prune_containers(commander, None)?;
-    prune_images(commander)
+    let retain = commander.config.retain_containers();
+    if retain < 1 {
+        return Err(Failure::Remote {
+            class: "RuntimeError",
+            message: "retain must be at least 1".into(),
+        });
+    }
+    let stamp = commander.stamp();
+    let containers = prune::app_containers(&commander.config, retain as u32);
+    let audit = |line: &str| auditor::record(&commander.config, &stamp, &[], line);
+    let debug = RunOptions::execute().verbosity(Level::Debug);
+    commander.with_lock(|| {
+        commander.on(&commander.specifics.hosts, |host| {
+            let pruned_containers = audit("Pruned containers");
+            let (audited, pruned) = both(
+                || host.execute_with(&pruned_containers, debug),
+                || host.execute(&containers),
+            );
+            audited?;
+            pruned?;
+            let pruned_images = audit("Pruned images");
+            let (audited, pruned) = both(
+                || host.execute_with(&pruned_images, debug),
+                || host.execute(&prune::dangling_images(&commander.config)),
+            );
+            audited?;
+            pruned?;
+            host.execute(&prune::tagged_images(&commander.config)).map(|_| ())
+        })?;
+        Ok(())
+    })
 }
 
 pub fn prune_containers(commander: &Commander, retain: Option<i64>) -> Result<(), Failure> {

@@ -13,6 +13,7 @@ use kamal_ssh::{Level, RunOptions, Upload};
 
 use crate::cli::args::Parsed;
 use crate::orchestration::hooks::Extra;
+use crate::orchestration::overlap::both;
 use crate::orchestration::Commander;
 use crate::Failure;
 
@@ -78,29 +79,48 @@ pub fn proxy_hosts(commander: &Commander) -> Vec<String> {
     hosts
 }
 
-/// `docker network create kamal` everywhere, then on each proxy host: log in, refuse a
+/// `docker network create kamal` everywhere and on each proxy host: log in, refuse a
 /// proxy older than the minimum version, and start the container (or run a new one).
+/// The network, the login, the version check and the apps-config directory do not depend
+/// on each other, so they run at once; the start waits for all four.
 pub fn boot(commander: &Commander) -> Result<(), Failure> {
     commander.with_lock(|| {
         let network = docker::create_network();
-        commander.on(&commander.specifics.hosts, |host| match host.execute(&network) {
-            Err(error) if error.to_string().contains("already exists") => Ok(()),
-            other => other.map(|_| ()),
-        })?;
         let login = registry_login(commander)?;
-        let too_old = commander.on(&proxy_hosts(commander), |host| {
-            let proxy = Proxy::new(&commander.config, host.name());
-            if let Some(login) = &login {
-                host.execute(login)?;
+        let proxy_hosts = proxy_hosts(commander);
+        let too_old = commander.on(&commander.specifics.hosts, |host| {
+            let create_network = || match host.execute(&network) {
+                Err(error) if error.to_string().contains("already exists") => Ok(()),
+                other => other.map(|_| ()),
+            };
+            if !proxy_hosts.iter().any(|proxy_host| proxy_host == host.name()) {
+                return create_network().map(|()| None);
             }
-            let version = host.capture_with(&proxy.version(), RunOptions::execute().read_only())?;
+            let proxy = Proxy::new(&commander.config, host.name());
+            let ((networked, logged_in), (version, directory)) = both(
+                || {
+                    both(create_network, || match &login {
+                        Some(login) => host.execute(login).map(|_| ()),
+                        None => Ok(()),
+                    })
+                },
+                || {
+                    both(
+                        || host.capture_with(&proxy.version(), RunOptions::execute().read_only()),
+                        || host.execute(&proxy.ensure_apps_config_directory()),
+                    )
+                },
+            );
+            networked?;
+            logged_in?;
+            directory?;
+            let version = version?;
             if !version.is_empty() && older_version(&version, PROXY_MINIMUM_VERSION) {
                 return Ok(Some(format!(
                     "Exception while executing on host {}: kamal-proxy version {version} is too old, run `kamal proxy reboot` in order to update to at least {PROXY_MINIMUM_VERSION}",
                     host.name()
                 )));
             }
-            host.execute(&proxy.ensure_apps_config_directory())?;
             host.execute(&proxy.start_or_run())?;
             Ok(None)
         })?;

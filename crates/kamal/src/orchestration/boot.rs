@@ -15,6 +15,7 @@ use kamal_config::configuration::Role;
 use kamal_ssh::{Host, Level, RunOptions, Upload};
 
 use super::hooks::Extra;
+use super::overlap::both;
 use super::Commander;
 use crate::Failure;
 
@@ -148,8 +149,12 @@ impl Commander {
                 &[],
                 &format!("Tagging {image} as the latest image"),
             );
-            host.execute_with(&audit, RunOptions::execute().verbosity(Level::Debug))?;
-            host.execute(&tag).map(|_| ())
+            let (audited, tagged) = both(
+                || host.execute_with(&audit, RunOptions::execute().verbosity(Level::Debug)),
+                || host.execute(&tag),
+            );
+            audited?;
+            tagged.map(|_| ())
         })?;
         Ok(())
     }
@@ -245,7 +250,9 @@ impl Commander {
     }
 
     /// Every selected role on one host, primary first, one after the other (or in parallel
-    /// with `boot.parallel_roles`).
+    /// with `boot.parallel_roles`). One after the other, as Kamal does, but overlapped
+    /// where that cannot change the outcome: every role's checks and env file are done at
+    /// once up front, and a role's old container is stopped while the next role boots.
     fn boot_host(
         &self,
         host: &Host<'_>,
@@ -256,30 +263,129 @@ impl Commander {
         let roles: Vec<&Role> = self.roles_on(host.name()).collect();
         if self.config.boot_parallel_roles() {
             kamal_ssh::in_parallel(&roles, "roles", |role| {
-                self.boot_role(host, role, version, stamp, barrier)
+                let app = App::new(&self.config, role, host.name(), version);
+                let prepared = self.prepare_role(host, &app, version, barrier)?;
+                let old_version = self.boot_role(host, &app, version, stamp, barrier, prepared)?;
+                self.stop_old_version(host, &app, version, &old_version)
             })
             .map_err(|exceptions| BootError::Boot(exceptions.to_string()))?;
             return Ok(());
         }
-        for role in roles {
-            self.boot_role(host, role, version, stamp, barrier)?;
-        }
-        Ok(())
+        let apps: Vec<App<'_>> = roles
+            .iter()
+            .map(|role| App::new(&self.config, role, host.name(), version))
+            .collect();
+        let prepared: Vec<Result<Prepared, BootError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = apps
+                .iter()
+                .map(|app| scope.spawn(|| self.prepare_role(host, app, version, barrier)))
+                .collect();
+            handles.into_iter().map(join).collect()
+        });
+        std::thread::scope(|scope| {
+            let mut stopping = Vec::new();
+            let mut result = Ok(());
+            for (app, prepared) in apps.iter().zip(prepared) {
+                let booted = prepared
+                    .and_then(|prepared| self.boot_role(host, app, version, stamp, barrier, prepared));
+                match booted {
+                    Ok(old_version) => stopping
+                        .push(scope.spawn(move || self.stop_old_version(host, app, version, &old_version))),
+                    Err(error) => {
+                        result = Err(error);
+                        break;
+                    }
+                }
+            }
+            for handle in stopping {
+                let stopped = join(handle);
+                if result.is_ok() {
+                    result = stopped;
+                }
+            }
+            result
+        })
     }
 
-    /// `Cli::App::Boot#run` for one role on one host.
+    /// What a role needs before its new container starts, all at once: does a container of
+    /// this version exist, which version runs, and the env file (0600) in place. A primary
+    /// role that cannot get this far closes the barrier, so other roles do not wait forever.
+    fn prepare_role(
+        &self,
+        host: &Host<'_>,
+        app: &App<'_>,
+        version: &str,
+        barrier: &Barrier,
+    ) -> Result<Prepared, BootError> {
+        let prepared = (|| {
+            let secrets = self
+                .secrets()
+                .map_err(|failure| BootError::Boot(failure.to_string()))?;
+            let env_file = app.role().secrets_env_file(host.name(), secrets)?;
+            let ((existing, running), placed) = both(
+                || {
+                    both(
+                        || {
+                            host.capture_with(
+                                &app.container_id_for_version(version, false),
+                                RunOptions::capture().read_only(),
+                            )
+                        },
+                        || self.running_version(host, app),
+                    )
+                },
+                || -> Result<(), BootError> {
+                    host.execute(&app.ensure_env_directory())?;
+                    host.upload(
+                        Upload::Bytes(env_file.expose().as_bytes()),
+                        &app.role().secrets_path(),
+                        0o600,
+                    )?;
+                    Ok(())
+                },
+            );
+            placed?;
+            Ok(Prepared {
+                existing: !existing?.is_empty(),
+                old_version: running?,
+            })
+        })();
+        if prepared.is_err() && self.is_primary(app) {
+            barrier.settle(false);
+        }
+        prepared
+    }
+
+    fn is_primary(&self, app: &App<'_>) -> bool {
+        app.role().name() == self.config.primary_role_name()
+    }
+
+    /// `current_running_version`, trimmed (empty: none runs).
+    fn running_version(&self, host: &Host<'_>, app: &App<'_>) -> Result<String, kamal_ssh::Error> {
+        Ok(host
+            .capture_with(
+                &app.current_running_version(),
+                RunOptions::capture().raise_on_non_zero_exit(false).read_only(),
+            )?
+            .trim()
+            .to_string())
+    }
+
+    /// `Cli::App::Boot#run` for one role on one host, up to the new container serving; the
+    /// version it replaces is returned, for [`Commander::stop_old_version`].
     fn boot_role(
         &self,
         host: &Host<'_>,
-        role: &Role,
+        app: &App<'_>,
         version: &str,
         stamp: &Stamp,
         barrier: &Barrier,
-    ) -> Result<(), BootError> {
-        let app = App::new(&self.config, role, host.name(), version);
-        let primary = role.name == self.config.primary_role_name();
+        prepared: Prepared,
+    ) -> Result<String, BootError> {
+        let role_name = app.role().name().to_string();
+        let primary = self.is_primary(app);
         let audit = |line: String| -> Result<(), BootError> {
-            let details = [("role", Some(role.name.clone()))];
+            let details = [("role", Some(role_name.clone()))];
             host.execute_with(
                 &auditor::record(&self.config, stamp, &details, &line),
                 RunOptions::execute().verbosity(Level::Debug),
@@ -288,66 +394,67 @@ impl Commander {
         };
 
         // A container of this version exists already (a redeploy, a rollback): move it aside.
-        let existing = host.capture_with(
-            &app.container_id_for_version(version, false),
-            RunOptions::capture().read_only(),
-        )?;
-        if !existing.is_empty() {
+        let mut old_version = prepared.old_version;
+        if prepared.existing {
             let renamed = format!("{version}_replaced_{}", random_hex(8));
             self.printer.info(&format!(
                 "Renaming container {version} to {renamed} as already deployed on {}",
                 host.name()
             ));
-            audit(format!("Renaming container {version} to {renamed}"))?;
-            host.execute(&app.rename_container(version, &renamed))?;
+            let moved = audit(format!("Renaming container {version} to {renamed}"))
+                .and_then(|()| {
+                    Ok(host
+                        .execute(&app.rename_container(version, &renamed))
+                        .map(|_| ())?)
+                })
+                // The running container may be the one just renamed.
+                .and_then(|()| Ok(self.running_version(host, app)?));
+            match moved {
+                Ok(running) => old_version = running,
+                Err(error) => {
+                    if primary {
+                        barrier.settle(false);
+                    }
+                    return Err(error);
+                }
+            }
         }
-        let old_version = host
-            .capture_with(
-                &app.current_running_version(),
-                RunOptions::capture().raise_on_non_zero_exit(false).read_only(),
-            )?
-            .trim()
-            .to_string();
 
         if !primary {
             let primary_role = self.config.primary_role_name();
             self.printer.info(&format!(
-                "Waiting for the first healthy {primary_role} container before booting {} on {}...",
-                role.name,
+                "Waiting for the first healthy {primary_role} container before booting {role_name} on {}...",
                 host.name()
             ));
             if !barrier.wait() {
                 self.printer.info(&format!(
-                    "First {primary_role} container is unhealthy, not booting {} on {}",
-                    role.name,
+                    "First {primary_role} container is unhealthy, not booting {role_name} on {}",
                     host.name()
                 ));
                 return Err(BootError::Health("Halted at barrier".into()));
             }
             self.printer.info(&format!(
-                "First {primary_role} container is healthy, booting {} on {}...",
-                role.name,
+                "First {primary_role} container is healthy, booting {role_name} on {}...",
                 host.name()
             ));
         }
 
-        match self.start_new_version(host, &app, version, &audit) {
+        match self.start_new_version(host, app, version, &audit) {
             Ok(()) => {
                 if primary && barrier.settle(true) {
                     self.printer.info(&format!(
-                        "First {} container is healthy on {}, booting any other roles",
-                        role.name,
+                        "First {role_name} container is healthy on {}, booting any other roles",
                         host.name()
                     ));
                 }
+                Ok(old_version)
             }
             Err(error) => {
                 self.printer
-                    .error(&format!("Failed to boot {} on {}", role.name, host.name()));
+                    .error(&format!("Failed to boot {role_name} on {}", host.name()));
                 if primary && barrier.settle(false) {
                     self.printer.info(&format!(
-                        "First {} container is unhealthy on {}, not booting any other roles",
-                        role.name,
+                        "First {role_name} container is unhealthy on {}, not booting any other roles",
                         host.name()
                     ));
                     let logs = host.execute_with(
@@ -364,51 +471,60 @@ impl Commander {
                     &app.stop(Some(version)),
                     RunOptions::execute().raise_on_non_zero_exit(false),
                 );
-                return Err(error);
+                Err(error)
             }
         }
+    }
 
-        if !old_version.is_empty() && old_version != version {
-            host.execute_with(
-                &app.stop(Some(&old_version)),
-                RunOptions::execute().raise_on_non_zero_exit(false),
-            )?;
-            if app.role().assets() {
-                host.execute(&app.clean_up_assets())?;
-            }
-            if self.config.error_pages_path().is_some() {
-                host.execute(&app::clean_up_error_pages(&self.config, version))?;
-            }
+    /// Once the new version serves: the old container stops, its assets and error pages go.
+    fn stop_old_version(
+        &self,
+        host: &Host<'_>,
+        app: &App<'_>,
+        version: &str,
+        old_version: &str,
+    ) -> Result<(), BootError> {
+        if old_version.is_empty() || old_version == version {
+            return Ok(());
+        }
+        host.execute_with(
+            &app.stop(Some(old_version)),
+            RunOptions::execute().raise_on_non_zero_exit(false),
+        )?;
+        if app.role().assets() {
+            host.execute(&app.clean_up_assets())?;
+        }
+        if self.config.error_pages_path().is_some() {
+            host.execute(&app::clean_up_error_pages(&self.config, version))?;
         }
         Ok(())
     }
 
-    /// Env file, `docker run`, then the switch through kamal-proxy (proxied roles) or the
-    /// health poll (others).
+    /// `docker run` (with its audit line alongside), then the switch through kamal-proxy
+    /// (proxied roles) or the health poll (others). The env file is already in place.
     fn start_new_version(
         &self,
         host: &Host<'_>,
         app: &App<'_>,
         version: &str,
-        audit: &dyn Fn(String) -> Result<(), BootError>,
+        audit: &(dyn Fn(String) -> Result<(), BootError> + Sync),
     ) -> Result<(), BootError> {
-        audit(format!("Booted app version {version}"))?;
-        let secrets = self
-            .secrets()
-            .map_err(|failure| BootError::Boot(failure.to_string()))?;
-        let env_file = app.role().secrets_env_file(host.name(), secrets)?;
-        host.execute(&app.ensure_env_directory())?;
-        host.upload(
-            Upload::Bytes(env_file.expose().as_bytes()),
-            &app.role().secrets_path(),
-            0o600,
-        )?;
         let hostname = app::container_hostname(host.name(), &random_hex(6));
-        host.execute(&app.run(Some(&hostname)))?;
+        let (audited, ran) = both(
+            || audit(format!("Booted app version {version}")),
+            || host.execute(&app.run(Some(&hostname))),
+        );
+        audited?;
+        let ran = ran?;
 
         match app.deploy("") {
             Some(_) => {
-                let mut id = host.capture(&app.container_id_for_version(version, true))?;
+                // `docker run --detach` prints the new container's id; its first 12 digits are
+                // what Kamal asks `docker container ls` for. Asked only if it printed none.
+                let mut id = match short_container_id(&ran.stdout) {
+                    Some(id) => id,
+                    None => host.capture(&app.container_id_for_version(version, true))?,
+                };
                 if id.is_empty() && self.settings.dry_run {
                     // The container a dry run did not start has no id yet.
                     id = format!("<id of {}>", app.container_name());
@@ -463,6 +579,29 @@ impl Commander {
             std::thread::sleep(pause); // poll: back off by a second per attempt, as Kamal does
             attempt += 1;
         }
+    }
+}
+
+/// What [`Commander::prepare_role`] found out.
+struct Prepared {
+    /// A container of the version being booted exists (it is renamed first).
+    existing: bool,
+    /// The version running now (empty: none).
+    old_version: String,
+}
+
+/// The short id (12 hex digits) from `docker run --detach`'s output: its last line, the
+/// full 64-digit id.
+fn short_container_id(stdout: &str) -> Option<String> {
+    let id = stdout.lines().map(str::trim).rfind(|line| !line.is_empty())?;
+    (id.len() == 64 && id.bytes().all(|byte| byte.is_ascii_hexdigit())).then(|| id[..12].to_string())
+}
+
+/// A scoped thread's result; its panic goes on unwinding here.
+fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    match handle.join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod boot;
 pub mod hooks;
 pub mod lock;
+pub mod overlap;
 pub mod specifics;
 
 use std::sync::atomic::{AtomicBool, Ordering};
