@@ -10,10 +10,12 @@
 # for the workers). Each tool deploys to its own destination (service app-<dest>, its
 # own containers, proxy service and lock), so the two never touch each other's state.
 #
-# Method: one untimed deploy of v1 by each tool (boots the proxy, pulls both images),
-# then $KAMAL_BENCH_ROUNDS (5) rounds; each round times, interleaved, one deploy by
-# each tool of the version its hosts are NOT running (v2, v1, v2, …), end to end
-# (process start to exit). Reported: mean, median, min, and our/Kamal ratio of means.
+# Method: one untimed deploy of v1 by each tool (boots the proxy, pulls the image),
+# then $KAMAL_BENCH_ROUNDS (5) rounds; each round times, interleaved, one deploy by each
+# tool of a FRESH version: a new tag, pushed to the bed registry just before, of the
+# other image than the hosts run (v2's, v1's, v2's, … so /version proves the switch).
+# The layers are on the hosts already, as for a real app whose base layers are cached.
+# Wall time is end to end (process start to exit). Reported: mean, median, min, and our/Kamal ratio of means.
 # Then one more deploy each with -v, whose `Running … on HOST` lines are the SSH
 # commands per host (written to bench/results-deploy-commands-<tool>.txt), and the
 # ssh connections each opened (sshd `Accepted publickey` lines on the vms).
@@ -73,7 +75,8 @@ cleanup() {
     for host in "${hosts[@]}"; do
       on_vm "$host" "docker exec kamal-proxy kamal-proxy remove app-web-$destination >/dev/null 2>&1; \
 docker rm -f \$(docker ps -aq --filter label=service=app --filter label=destination=$destination) >/dev/null 2>&1; \
-rm -rf .kamal/apps/app-$destination .kamal/proxy/apps-config/app-$destination .kamal/lock-app-$destination .kamal/app-$destination-audit.log; true" \
+rm -rf .kamal/apps/app-$destination .kamal/proxy/apps-config/app-$destination .kamal/lock-app-$destination .kamal/app-$destination-audit.log; \
+docker image ls --format '{{.Repository}}:{{.Tag}}' | grep ':bench-$$-' | xargs -r docker rmi >/dev/null 2>&1; true" \
         >/dev/null 2>&1 || true
     done
   done
@@ -127,6 +130,16 @@ done
 cd "$work"
 
 now() { date +%s.%N; }
+export DOCKER_CONFIG="$state/docker-config" # the bed's registry login, for the pushes
+fresh_tag() { # tool round content-version → pushes a new tag of that image, prints the tag
+  local tag="bench-$$-$2-${destination_of[$1]}"
+  docker tag "$KAMAL_TESTBED_REGISTRY_LOCAL/$KAMAL_TESTBED_APP_IMAGE:$3" \
+    "$KAMAL_TESTBED_REGISTRY_LOCAL/$KAMAL_TESTBED_APP_IMAGE:$tag" >&2
+  docker push --quiet "$KAMAL_TESTBED_REGISTRY_LOCAL/$KAMAL_TESTBED_APP_IMAGE:$tag" >/dev/null
+  docker rmi "$KAMAL_TESTBED_REGISTRY_LOCAL/$KAMAL_TESTBED_APP_IMAGE:$tag" >/dev/null
+  echo "$tag"
+}
+
 deploy() { # tool version [extra args…] → runs one deploy, output to $work/<tool>.log
   local tool=$1 version=$2
   shift 2
@@ -155,9 +168,10 @@ version=v1
 for round in $(seq 1 "$rounds"); do
   if [ "$version" = v1 ]; then version=v2; else version=v1; fi
   for tool in "${tools[@]}"; do
-    echo "round $round/$rounds: $tool deploy --skip-push --version $version…" >&2
+    tag=$(fresh_tag "$tool" "$round" "$version")
+    echo "round $round/$rounds: $tool deploy --skip-push --version $tag (the $version image)…" >&2
     started=$(now)
-    deploy "$tool" "$version"
+    deploy "$tool" "$tag"
     elapsed=$(echo "$(now) - $started" | bc -l)
     serving "$tool" "$version" || { echo "bench/deploy.sh: $tool deployed $version but the proxy does not serve it" >&2; exit 1; }
     times[$tool]+="$elapsed "
@@ -178,8 +192,9 @@ accepted() { # `Accepted publickey` lines in the vms' sshd logs so far
 declare -A connections commands_per_host
 if [ "$version" = v1 ]; then version=v2; else version=v1; fi
 for tool in "${tools[@]}"; do
+  tag=$(fresh_tag "$tool" listing "$version")
   before=$(accepted)
-  deploy "$tool" "$version" -v
+  deploy "$tool" "$tag" -v
   connections[$tool]=$(($(accepted) - before))
   listing="$root/bench/results-deploy-commands-$tool.txt"
   {
@@ -203,8 +218,8 @@ done
   echo "\`bench/deploy.sh\`, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load before $(cut -d' ' -f1-3 /proc/loadavg)."
   echo "Reference: \`$reference\` ($("$reference" version)); ours: \`target/release/kamal\` ($("$ours" version))."
   echo "2 vms, roles web (behind kamal-proxy, health check /up every 1 s) and workers (proxy: false,"
-  echo "readiness_delay 0) on both; each round deploys the version the hosts are not running; $rounds rounds,"
-  echo "interleaved; wall time from process start to exit."
+  echo "readiness_delay 0) on both; each round deploys a fresh version (a new tag of the image the hosts"
+  echo "do not run); $rounds rounds, interleaved; wall time from process start to exit."
   echo
   echo "| tool | mean [s] | median [s] | min [s] | ssh commands per host (vm1 / vm2) | ssh connections |"
   echo "|:---|---:|---:|---:|---:|---:|"

@@ -175,6 +175,24 @@ fn a_version_that_fails_its_health_check_leaves_the_old_one_serving() {
         .kamal("v1", &["lock", "status"])
         .assert_success()
         .assert_says("There is no deploy lock");
+
+    // A version the registry does not have: the pull (which overlaps the lock and the
+    // proxy boot) fails, nothing is booted, and the lock is released.
+    let missing = deployment.kamal("v404", &["deploy", "-P"]);
+    let message = missing.assert_error("SSHKit::Command::Failed");
+    assert!(message.contains("app:v404 not found"), "{message}");
+    assert!(
+        !missing.stdout.contains("Running docker run"),
+        "{}",
+        missing.stdout
+    );
+    for host in &bed.hosts {
+        assert_eq!(deployment.version_served(host), (200, "v1".to_string()), "{host}");
+    }
+    deployment
+        .kamal("v1", &["lock", "status"])
+        .assert_success()
+        .assert_says("There is no deploy lock");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use kamal_commands::{auditor, prune};
 use kamal_ssh::{Level, RunOptions};
 
 use crate::orchestration::hooks::Extra;
-use crate::orchestration::overlap::both;
+use crate::orchestration::overlap::{both, Pending};
 use crate::orchestration::Commander;
 use crate::Failure;
 
@@ -42,7 +42,11 @@ pub fn deploy(commander: &Commander, steps: Steps) -> Result<(), Failure> {
         crate::commands::build::pull(commander)?;
     }
     std::thread::scope(|scope| {
-        let mut pulling = (!pull_first).then(|| scope.spawn(|| crate::commands::build::pull(commander)));
+        let pulling = if pull_first {
+            Pending::done()
+        } else {
+            Pending::running(scope.spawn(|| crate::commands::build::pull(commander)))
+        };
         let deployed = commander.with_lock(|| {
             commander.run_hook("pre-deploy", &Extra::default())?;
             let (proxy, stale) = both(
@@ -63,29 +67,19 @@ pub fn deploy(commander: &Commander, steps: Steps) -> Result<(), Failure> {
             );
             proxy?;
             stale?;
-            joined(pulling.take())?;
-            commander.boot_app(&commander.version)?;
+            // Each host's boot waits for the image only when it is about to run it.
+            commander.boot_app_after(&commander.version, &pulling)?;
             if steps.full {
                 commander.say("Prune old containers and images...");
                 prune_all(commander)?;
             }
             Ok(())
         });
-        // Without the lock the pull still finishes, and its failure is the one Kamal (which
-        // pulls first) would have reported.
-        joined(pulling.take())?;
+        // A failed pull is the error Kamal (which pulls first) would have reported.
+        pulling.finish()?;
         deployed
     })?;
     finish(commander, started)
-}
-
-/// The result of a step that ran on a scoped thread (none: it ran in line).
-fn joined<T>(handle: Option<std::thread::ScopedJoinHandle<'_, Result<T, Failure>>>) -> Result<(), Failure> {
-    match handle.map(|handle| handle.join()) {
-        None => Ok(()),
-        Some(Ok(result)) => result.map(|_| ()),
-        Some(Err(panic)) => std::panic::resume_unwind(panic),
-    }
 }
 
 /// `Finished all in N seconds`, then post-deploy with `KAMAL_RUNTIME`.

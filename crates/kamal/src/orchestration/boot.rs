@@ -15,7 +15,7 @@ use kamal_config::configuration::Role;
 use kamal_ssh::{Host, Level, RunOptions, Upload};
 
 use super::hooks::Extra;
-use super::overlap::both;
+use super::overlap::{both, Pending};
 use super::Commander;
 use crate::Failure;
 
@@ -99,6 +99,14 @@ impl Commander {
 
     /// Boots `version` of the app on every selected host (under the lock held by the caller).
     pub fn boot_app(&self, version: &str) -> Result<(), Failure> {
+        self.boot_app_after(version, &Pending::done())
+    }
+
+    /// [`Commander::boot_app`] while the image may still be on its way to the hosts: each
+    /// host checks and prepares its roles, then waits for `image` before its first
+    /// `docker run`. Asset extraction and a `pre-app-boot` hook (which may use the image)
+    /// wait for it up front.
+    pub fn boot_app_after(&self, version: &str, image: &Pending<'_>) -> Result<(), Failure> {
         self.say(&format!(
             "Start container with version {version} (or reboot if already running)..."
         ));
@@ -107,6 +115,14 @@ impl Commander {
             version: Some(version.to_string()),
             ..self.stamp()
         };
+        let assets = self
+            .config
+            .roles
+            .iter()
+            .any(|role| self.config.role_runtime(role).assets());
+        if assets || (!self.settings.skip_hooks && self.hook_exists("pre-app-boot")) {
+            image.finish()?;
+        }
         self.prepare_hosts(&hosts, version)?;
 
         let limit = self
@@ -122,7 +138,7 @@ impl Commander {
             };
             self.run_hook("pre-app-boot", &extra)?;
             kamal_ssh::on(self.executor.as_ref(), group, |host| {
-                self.boot_host(host, version, &stamp, &barrier)
+                self.boot_host(host, version, &stamp, &barrier, image)
             })
             .map_err(|exceptions| Failure::Remote {
                 class: exceptions.first().error.ruby_class(),
@@ -259,9 +275,20 @@ impl Commander {
         version: &str,
         stamp: &Stamp,
         barrier: &Barrier,
+        image: &Pending<'_>,
     ) -> Result<(), BootError> {
         let roles: Vec<&Role> = self.roles_on(host.name()).collect();
+        let image_here = || {
+            if image.wait() {
+                Ok(())
+            } else {
+                // The pull's own error is what the deploy reports.
+                barrier.settle(false);
+                Err(BootError::Boot(format!("the image is not on {}", host.name())))
+            }
+        };
         if self.config.boot_parallel_roles() {
+            image_here()?;
             kamal_ssh::in_parallel(&roles, "roles", |role| {
                 let app = App::new(&self.config, role, host.name(), version);
                 let prepared = self.prepare_role(host, &app, version, barrier)?;
@@ -282,6 +309,7 @@ impl Commander {
                 .collect();
             handles.into_iter().map(join).collect()
         });
+        image_here()?;
         std::thread::scope(|scope| {
             let mut stopping = Vec::new();
             let mut result = Ok(());
