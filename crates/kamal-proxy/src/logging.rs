@@ -168,53 +168,116 @@ pub enum Field<'a> {
     Unsigned(u64),
 }
 
-/// Like [`log`] at INFO, for the request line: the same output, fewer allocations.
-pub fn info_fields(message: &str, fields: &[(&str, Field<'_>)]) {
+thread_local! {
+    /// The request line is built here and copied into the pending batch: no allocation per line.
+    static LINE: std::cell::RefCell<String> = std::cell::RefCell::new(String::with_capacity(1024));
+}
+
+/// Like [`log`] at INFO, for the request line: the same output, fewer allocations. `extra` follows `fields`.
+pub fn info_fields<'a>(
+    message: &str,
+    fields: &[(&str, Field<'_>)],
+    extra: impl IntoIterator<Item = &'a (String, String)>,
+) {
     let capturing = CAPTURING.load(Ordering::Relaxed);
     let silent = SILENT.load(Ordering::Relaxed);
     if silent && !capturing {
         return;
     }
-    let mut line = String::with_capacity(512);
-    line.push_str("{\"time\":\"");
-    line.push_str(&rfc3339(SystemTime::now()));
-    line.push_str("\",\"level\":\"INFO\",\"msg\":");
-    push_json_string(&mut line, message);
-    for (key, value) in fields {
-        line.push(',');
-        push_json_string(&mut line, key);
-        line.push(':');
-        match value {
-            Field::Text(text) => push_json_string(&mut line, text),
-            Field::Integer(number) => line.push_str(&number.to_string()),
-            Field::Unsigned(number) => line.push_str(&number.to_string()),
+    LINE.with_borrow_mut(|line| {
+        line.clear();
+        line.push_str("{\"time\":\"");
+        push_rfc3339(line, SystemTime::now());
+        line.push_str("\",\"level\":\"INFO\",\"msg\":");
+        push_json_string(line, message);
+        for (key, value) in fields {
+            line.push(',');
+            push_json_string(line, key);
+            line.push(':');
+            match value {
+                Field::Text(text) => push_json_string(line, text),
+                Field::Integer(number) => {
+                    if *number < 0 {
+                        line.push('-');
+                    }
+                    push_decimal(line, number.unsigned_abs());
+                }
+                Field::Unsigned(number) => push_decimal(line, *number),
+            }
         }
-    }
-    line.push_str("}\n");
-    if capturing {
-        if let Ok(mut lines) = CAPTURED.lock() {
-            lines.push(line.clone());
+        for (key, value) in extra {
+            line.push(',');
+            push_json_string(line, key);
+            line.push(':');
+            push_json_string(line, value);
         }
-    }
-    if !silent {
-        emit(line.as_bytes());
-    }
+        line.push_str("}\n");
+        if capturing {
+            if let Ok(mut lines) = CAPTURED.lock() {
+                lines.push(line.clone());
+            }
+        }
+        if !silent {
+            emit(line.as_bytes());
+        }
+    });
 }
 
-/// A JSON string literal, escaped as `serde_json` escapes the other log lines.
-fn push_json_string(out: &mut String, value: &str) {
-    out.push('"');
-    for character in value.chars() {
-        match character {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            control if (control as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", control as u32)),
-            other => out.push(other),
+fn push_decimal(out: &mut String, mut number: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (number % 10) as u8;
+        number /= 10;
+        if number == 0 {
+            break;
         }
     }
+    out.extend(digits[start..].iter().map(|&digit| char::from(digit)));
+}
+
+/// `number` with at least `width` digits.
+fn push_padded(out: &mut String, number: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut remaining = number;
+    let mut start = digits.len();
+    while remaining > 0 || digits.len() - start < width {
+        start -= 1;
+        digits[start] = b'0' + (remaining % 10) as u8;
+        remaining /= 10;
+    }
+    out.extend(digits[start..].iter().map(|&digit| char::from(digit)));
+}
+
+/// A JSON string literal, escaped as `serde_json` escapes the other log lines. Runs of plain characters are
+/// copied whole.
+fn push_json_string(out: &mut String, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    let mut plain_from = 0;
+    for (index, &byte) in value.as_bytes().iter().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        // Every byte escaped is ASCII, so these are character boundaries.
+        out.push_str(&value[plain_from..index]);
+        if escape.is_empty() {
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0xf)]));
+        } else {
+            out.push_str(escape);
+        }
+        plain_from = index + 1;
+    }
+    out.push_str(&value[plain_from..]);
     out.push('"');
 }
 
@@ -238,10 +301,16 @@ fn format_line(time: SystemTime, level: Level, message: &str, fields: &[(&str, V
 
 /// RFC 3339 in UTC with nanoseconds, computed without a calendar library (days-from-civil, inverted).
 fn rfc3339(time: SystemTime) -> String {
+    let mut text = String::with_capacity(32);
+    push_rfc3339(&mut text, time);
+    text
+}
+
+fn push_rfc3339(out: &mut String, time: SystemTime) {
     let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let seconds = since_epoch.as_secs() as i64;
     let days = seconds.div_euclid(86_400);
-    let second_of_day = seconds.rem_euclid(86_400);
+    let second_of_day = seconds.rem_euclid(86_400) as u64;
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z - era * 146_097;
@@ -255,13 +324,23 @@ fn rfc3339(time: SystemTime) -> String {
         month_index - 9
     };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
-        second_of_day / 3600,
-        (second_of_day / 60) % 60,
-        second_of_day % 60,
-        since_epoch.subsec_nanos()
-    )
+    if year < 0 {
+        out.push('-');
+    }
+    push_padded(out, year.unsigned_abs(), 4);
+    out.push('-');
+    push_padded(out, month as u64, 2);
+    out.push('-');
+    push_padded(out, day as u64, 2);
+    out.push('T');
+    push_padded(out, second_of_day / 3600, 2);
+    out.push(':');
+    push_padded(out, (second_of_day / 60) % 60, 2);
+    out.push(':');
+    push_padded(out, second_of_day % 60, 2);
+    out.push('.');
+    push_padded(out, u64::from(since_epoch.subsec_nanos()), 9);
+    out.push('Z');
 }
 
 #[cfg(test)]
@@ -294,6 +373,31 @@ mod tests {
         assert_eq!(out, serde_json::Value::from("a\"b\\c\n<&>\u{1}é").to_string());
         let parsed: String = serde_json::from_str(&out).expect("valid JSON");
         assert_eq!(parsed, "a\"b\\c\n<&>\u{1}é");
+    }
+
+    #[test]
+    fn numbers_and_request_lines() {
+        let mut out = String::new();
+        push_decimal(&mut out, 0);
+        out.push(' ');
+        push_decimal(&mut out, u64::MAX);
+        out.push(' ');
+        push_padded(&mut out, 7, 9);
+        assert_eq!(out, "0 18446744073709551615 000000007");
+        start_capture();
+        info_fields(
+            "Request",
+            &[("n", Field::Integer(-1)), ("s", Field::Text("a\u{1f}"))],
+            &[("req_x".into(), "y".into())],
+        );
+        let line = captured()
+            .into_iter()
+            .find(|line| line.contains("\"req_x\""))
+            .expect("captured");
+        assert!(
+            line.ends_with(",\"msg\":\"Request\",\"n\":-1,\"s\":\"a\\u001f\",\"req_x\":\"y\"}\n"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -167,13 +167,12 @@ impl Record {
         }
         let facts = &self.facts;
         let remote_addr = if self.outcome.forwarded_for.is_empty() {
-            facts.client_addr.clone()
+            &facts.client_addr
         } else {
-            self.outcome.forwarded_for.clone()
+            &self.outcome.forwarded_for
         };
         let scheme = if facts.tls { "https" } else { "http" };
-        let mut fields: Vec<(&str, Field<'_>)> = Vec::with_capacity(24);
-        fields.extend([
+        let fields = [
             ("host", Field::Text(&facts.host)),
             ("port", Field::Unsigned(u64::from(self.port))),
             ("path", Field::Text(&facts.path)),
@@ -189,18 +188,19 @@ impl Record {
             ("resp_content_type", Field::Text(&self.response_content_type)),
             ("client_addr", Field::Text(&facts.client_addr)),
             ("client_port", Field::Text(&facts.client_port)),
-            ("remote_addr", Field::Text(&remote_addr)),
+            ("remote_addr", Field::Text(remote_addr)),
             ("user_agent", Field::Text(&facts.user_agent)),
             ("proto", Field::Text(&facts.proto)),
             ("scheme", Field::Text(scheme)),
             ("query", Field::Text(&facts.query)),
-        ]);
-        if !self.outcome.target.is_empty() {
-            for (name, value) in self.outcome.request_headers.iter().chain(&self.response_headers) {
-                fields.push((name.as_str(), Field::Text(value)));
-            }
-        }
-        logging::info_fields("Request", &fields);
+        ];
+        // Header fields only once a target was chosen, as in Go.
+        let headers = if self.outcome.target.is_empty() {
+            [].iter().chain(&[])
+        } else {
+            self.outcome.request_headers.iter().chain(&self.response_headers)
+        };
+        logging::info_fields("Request", &fields, headers);
     }
 }
 

@@ -154,15 +154,15 @@ impl Server {
         });
 
         let control_task = tokio::spawn(control::server::serve(control, router.clone(), stop.clone()));
-        let timeout = settings.header_read_timeout;
-        let https_task = tokio::spawn(serve_connections(
-            https,
-            proxy.clone(),
-            Some(tls_config),
-            timeout,
+        let workers = Workers::start(
+            worker_count(),
+            proxy,
+            tls_config,
+            settings.header_read_timeout,
             stop.clone(),
-        ));
-        let http_task = tokio::spawn(serve_connections(http, proxy, None, timeout, stop.clone()));
+        );
+        let https_task = tokio::spawn(accept_connections(https, true, workers.clone(), stop.clone()));
+        let http_task = tokio::spawn(accept_connections(http, false, workers.clone(), stop.clone()));
         let metrics_task = match (metrics, tracker) {
             (Some(listener), Some(tracker)) => {
                 Some(tokio::spawn(metrics::serve(listener, tracker, stop.clone())))
@@ -179,6 +179,7 @@ impl Server {
         let _ = control_task.await;
         let _ = https_task.await;
         let _ = http_task.await;
+        workers.finish().await;
         if let Some(task) = metrics_task {
             let _ = task.await;
         }
@@ -189,94 +190,246 @@ impl Server {
     }
 }
 
-/// Accepts connections until `stop`, then waits up to 10 s for them to finish. With `tls`, each connection
-/// completes a handshake first and speaks HTTP/2 or HTTP/1.1 as ALPN chose; plain HTTP is HTTP/1.1 only
-/// (no h2c), as in Go.
-async fn serve_connections(
-    listener: TcpListener,
+/// One worker per core unless `KAMAL_PROXY_WORKERS` says otherwise.
+fn worker_count() -> usize {
+    std::env::var("KAMAL_PROXY_WORKERS")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .filter(|count| *count > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |count| count.get()))
+}
+
+/// An accepted connection on its way to a worker.
+struct Accepted {
+    stream: std::net::TcpStream,
+    peer: SocketAddr,
+    tls: bool,
+}
+
+/// Thread per core: each worker thread runs its own single-threaded runtime and serves the connections handed
+/// to it for their whole life, so a request and its upstream connection never cross threads (no work
+/// stealing, no shared pool; see [`crate::forward::pool`]). Routing state stays shared through the router.
+#[derive(Clone)]
+struct Workers {
+    senders: Arc<[tokio::sync::mpsc::UnboundedSender<Accepted>]>,
+    next: Arc<std::sync::atomic::AtomicUsize>,
+    finished: Arc<std::sync::Mutex<Vec<tokio::sync::oneshot::Receiver<bool>>>>,
+}
+
+impl Workers {
+    fn start(
+        count: usize,
+        proxy: Arc<Proxy>,
+        tls: Arc<rustls::ServerConfig>,
+        header_read_timeout: Duration,
+        stop: CancellationToken,
+    ) -> Self {
+        let mut senders = Vec::with_capacity(count);
+        let mut finished = Vec::with_capacity(count);
+        for index in 0..count {
+            let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+            let (done, done_receiver) = tokio::sync::oneshot::channel();
+            let worker = Worker {
+                index,
+                proxy: proxy.clone(),
+                tls: tls.clone(),
+                header_read_timeout,
+                stop: stop.clone(),
+            };
+            let spawned = std::thread::Builder::new()
+                .name(format!("kamal-proxy-{index}"))
+                .spawn(move || {
+                    let _ = done.send(worker.run(receiver));
+                });
+            match spawned {
+                Ok(_) => {
+                    senders.push(sender);
+                    finished.push(done_receiver);
+                }
+                Err(error) => logging::error(
+                    "Unable to start a worker thread",
+                    &[("error", json!(error.to_string()))],
+                ),
+            }
+        }
+        Self {
+            senders: senders.into(),
+            next: Arc::default(),
+            finished: Arc::new(std::sync::Mutex::new(finished)),
+        }
+    }
+
+    /// Round-robin, so the connections spread evenly over the cores.
+    fn dispatch(&self, accepted: Accepted) {
+        if self.senders.is_empty() {
+            return;
+        }
+        let index = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.senders.len();
+        let _ = self.senders[index].send(accepted);
+    }
+
+    /// Waits for every worker to finish its connections (each gives them [`SHUTDOWN_TIMEOUT`]).
+    async fn finish(self) {
+        let receivers = std::mem::take(&mut *self.finished.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut timed_out = false;
+        for receiver in receivers {
+            timed_out |= receiver.await.unwrap_or(false);
+        }
+        if timed_out {
+            logging::warn("Closing active connections", &[]);
+        }
+    }
+}
+
+struct Worker {
+    index: usize,
     proxy: Arc<Proxy>,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    tls: Arc<rustls::ServerConfig>,
     header_read_timeout: Duration,
     stop: CancellationToken,
-) {
-    // Each connection task holds a sender; when all are dropped, every connection has finished. (hyper-util's
-    // GracefulShutdown does not cover connections with upgrades, which we need for WebSockets.)
-    let (connections_open, mut all_closed) = tokio::sync::mpsc::channel::<()>(1);
-    let mut http1 = hyper::server::conn::http1::Builder::new();
-    // Go writes header names in canonical form (`Content-Type`, `Etag`); so does hyper with title case.
-    http1
-        .max_buf_size(MAX_HEADER_BYTES)
-        .keep_alive(true)
-        .title_case_headers(true)
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout);
-    let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
-    http2
-        .timer(TokioTimer::new())
-        .max_header_list_size(MAX_HEADER_BYTES as u32);
+}
+
+impl Worker {
+    /// Serves connections until `stop`, then waits up to 10 s for them to finish; returns whether some were
+    /// still open then (they are closed with the runtime).
+    fn run(self, receiver: tokio::sync::mpsc::UnboundedReceiver<Accepted>) -> bool {
+        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                logging::error("Unable to start a worker", &[("error", json!(error.to_string()))]);
+                return false;
+            }
+        };
+        crate::forward::pool::set_worker(self.index);
+        let timed_out = runtime.block_on(self.serve(receiver));
+        // Name resolution may still be running on the blocking pool; it must not hold up the shutdown.
+        runtime.shutdown_timeout(Duration::from_secs(1));
+        timed_out
+    }
+
+    async fn serve(self, mut receiver: tokio::sync::mpsc::UnboundedReceiver<Accepted>) -> bool {
+        // Each connection task holds a sender; when all are dropped, every connection has finished. (hyper-util's
+        // GracefulShutdown does not cover connections with upgrades, which we need for WebSockets.)
+        let (connections_open, mut all_closed) = tokio::sync::mpsc::channel::<()>(1);
+        let mut http1 = hyper::server::conn::http1::Builder::new();
+        // Go writes header names in canonical form (`Content-Type`, `Etag`); so does hyper with title case.
+        http1
+            .max_buf_size(MAX_HEADER_BYTES)
+            .keep_alive(true)
+            .title_case_headers(true)
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout);
+        let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        http2
+            .timer(TokioTimer::new())
+            .max_header_list_size(MAX_HEADER_BYTES as u32);
+        loop {
+            let accepted = tokio::select! {
+                _ = self.stop.cancelled() => break,
+                accepted = receiver.recv() => match accepted {
+                    Some(accepted) => accepted,
+                    None => break,
+                },
+            };
+            let Ok(stream) = tokio::net::TcpStream::from_std(accepted.stream) else {
+                continue;
+            };
+            let tls = accepted.tls.then(|| self.tls.clone());
+            tokio::spawn(serve_connection(
+                stream,
+                accepted.peer,
+                tls,
+                self.proxy.clone(),
+                http1.clone(),
+                http2.clone(),
+                self.header_read_timeout,
+                self.stop.clone(),
+                connections_open.clone(),
+            ));
+        }
+        drop(receiver);
+        drop(connections_open);
+        tokio::time::timeout(SHUTDOWN_TIMEOUT, all_closed.recv())
+            .await
+            .is_err()
+    }
+}
+
+/// Accepts connections until `stop` and hands each to a worker. With `tls`, each connection completes a
+/// handshake first and speaks HTTP/2 or HTTP/1.1 as ALPN chose; plain HTTP is HTTP/1.1 only (no h2c), as in
+/// Go.
+async fn accept_connections(listener: TcpListener, tls: bool, workers: Workers, stop: CancellationToken) {
     while let Some((stream, peer)) = accept(&listener, &stop).await {
         let _ = stream.set_nodelay(true);
-        let peer = canonical_peer(peer);
-        let proxy = proxy.clone();
-        let stop = stop.clone();
-        let open = connections_open.clone();
-        let http1 = http1.clone();
-        let http2 = http2.clone();
-        let tls = tls.clone();
-        tokio::spawn(async move {
-            let result = match tls {
-                None => {
-                    let service =
-                        service_fn(move |request| proxy::handle(proxy.clone(), peer, false, request));
-                    let connection = http1
-                        .serve_connection(TokioIo::new(stream), service)
-                        .with_upgrades();
-                    run_until_stopped(connection, &stop, |c| c.graceful_shutdown()).await
-                }
-                Some(config) => {
-                    let handshake = accept_tls(stream, config, &proxy.router, header_read_timeout);
-                    let stream = tokio::select! {
-                        _ = stop.cancelled() => return,
-                        handshake = handshake => match handshake {
-                            Ok(stream) => stream,
-                            Err(error) => {
-                                logging::debug("TLS handshake failed", &[("client_addr", json!(peer.to_string())), ("error", json!(error.to_string()))]);
-                                return;
-                            }
-                        },
-                    };
-                    let h2 = stream.get_ref().1.alpn_protocol() == Some(tls::ALPN_H2);
-                    let service =
-                        service_fn(move |request| proxy::handle(proxy.clone(), peer, true, request));
-                    if h2 {
-                        let connection = http2.serve_connection(TokioIo::new(stream), service);
-                        run_until_stopped(connection, &stop, |c| c.graceful_shutdown()).await
-                    } else {
-                        let connection = http1
-                            .serve_connection(TokioIo::new(stream), service)
-                            .with_upgrades();
-                        run_until_stopped(connection, &stop, |c| c.graceful_shutdown()).await
+        match stream.into_std() {
+            Ok(stream) => workers.dispatch(Accepted {
+                stream,
+                peer: canonical_peer(peer),
+                tls,
+            }),
+            Err(error) => logging::debug(
+                "Unable to hand over a connection",
+                &[("error", json!(error.to_string()))],
+            ),
+        }
+    }
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one connection's whole context, passed once"
+)]
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    proxy: Arc<Proxy>,
+    http1: hyper::server::conn::http1::Builder,
+    http2: hyper::server::conn::http2::Builder<TokioExecutor>,
+    header_read_timeout: Duration,
+    stop: CancellationToken,
+    open: tokio::sync::mpsc::Sender<()>,
+) {
+    let result = match tls {
+        None => {
+            let service = service_fn(move |request| proxy::handle(proxy.clone(), peer, false, request));
+            let connection = http1
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            run_until_stopped(connection, &stop, |c| c.graceful_shutdown()).await
+        }
+        Some(config) => {
+            let handshake = accept_tls(stream, config, &proxy.router, header_read_timeout);
+            let stream = tokio::select! {
+                _ = stop.cancelled() => return,
+                handshake = handshake => match handshake {
+                    Ok(stream) => stream,
+                    Err(error) => {
+                        logging::debug("TLS handshake failed", &[("client_addr", json!(peer.to_string())), ("error", json!(error.to_string()))]);
+                        return;
                     }
-                }
+                },
             };
-            if let Err(error) = result {
-                logging::debug(
-                    "Connection ended with an error",
-                    &[("error", json!(error.to_string()))],
-                );
+            let h2 = stream.get_ref().1.alpn_protocol() == Some(tls::ALPN_H2);
+            let service = service_fn(move |request| proxy::handle(proxy.clone(), peer, true, request));
+            if h2 {
+                let connection = http2.serve_connection(TokioIo::new(stream), service);
+                run_until_stopped(connection, &stop, |c| c.graceful_shutdown()).await
+            } else {
+                let connection = http1
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades();
+                run_until_stopped(connection, &stop, |c| c.graceful_shutdown()).await
             }
-            drop(open);
-        });
+        }
+    };
+    if let Err(error) = result {
+        logging::debug(
+            "Connection ended with an error",
+            &[("error", json!(error.to_string()))],
+        );
     }
-    drop(listener);
-    drop(connections_open);
-    if tokio::time::timeout(SHUTDOWN_TIMEOUT, all_closed.recv())
-        .await
-        .is_err()
-    {
-        // The connection tasks end with the runtime when `run` returns.
-        logging::warn("Closing active connections", &[]);
-    }
+    drop(open);
 }
 
 /// The next connection, or `None` once `stop` is cancelled. Accept errors (usually EMFILE) back off briefly

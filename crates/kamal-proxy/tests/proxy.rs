@@ -863,3 +863,101 @@ async fn http_1_0_upstream_still_gets_an_http_1_1_status_line_and_canonical_head
         }
     }
 }
+
+/// A raw HTTP/1.1 upstream answering `ok` with keep-alive; `close_after_each` closes every connection right after
+/// its answer without saying so, as an upstream whose keep-alive timeout passed does. Returns the address and
+/// the number of connections that carried requests other than health checks.
+async fn counting_upstream(close_after_each: bool) -> (String, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address").to_string();
+    let proxied_connections = Arc::new(AtomicUsize::new(0));
+    let counter = proxied_connections.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut counted = false;
+                loop {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        match stream.read(&mut byte).await {
+                            Ok(1) => head.push(byte[0]),
+                            _ => return,
+                        }
+                    }
+                    if !head.starts_with(b"GET /up ") && !counted {
+                        counted = true;
+                        counter.fetch_add(1, Ordering::SeqCst);
+                    }
+                    let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                    if stream.write_all(answer).await.is_err() || close_after_each {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (address, proxied_connections)
+}
+
+/// Writes `request` and reads until the reply ends with `body`.
+async fn raw_exchange(stream: &mut tokio::net::TcpStream, request: &str, body: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !reply.ends_with(format!("\r\n\r\n{body}").as_bytes()) {
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut chunk))
+            .await
+            .expect("reply in time")
+            .expect("read");
+        assert!(
+            read > 0,
+            "the connection closed: {}",
+            String::from_utf8_lossy(&reply)
+        );
+        reply.extend_from_slice(&chunk[..read]);
+    }
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_connections_are_kept_alive_and_closed_ones_replaced() {
+    let proxy = Proxy::start().await;
+    let client = http_client();
+
+    let (kept, kept_connections) = counting_upstream(false).await;
+    proxy
+        .deploy(deploy_args("kept", &[kept], &["kept.example"], &[]))
+        .await
+        .expect("deploy");
+    // One client connection is served by one worker thread, which keeps one upstream connection.
+    let mut connection = tokio::net::TcpStream::connect(proxy.http).await.expect("connect");
+    for round in 0..20 {
+        let reply = raw_exchange(
+            &mut connection,
+            "GET / HTTP/1.1\r\nhost: kept.example\r\n\r\n",
+            "ok",
+        )
+        .await;
+        assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "round {round}: {reply}");
+    }
+    assert_eq!(kept_connections.load(Ordering::SeqCst), 1);
+
+    // Every pooled connection is gone by the next request: each must get a fresh one, never a 502.
+    let (closing, closing_connections) = counting_upstream(true).await;
+    proxy
+        .deploy(deploy_args("closing", &[closing], &["closing.example"], &[]))
+        .await
+        .expect("deploy");
+    for round in 0..20 {
+        let answer = get(&client, &proxy, "closing.example", "/").await;
+        assert_eq!(answer.status, StatusCode::OK, "round {round}");
+        assert_eq!(answer.body, "ok");
+    }
+    assert_eq!(closing_connections.load(Ordering::SeqCst), 20);
+}

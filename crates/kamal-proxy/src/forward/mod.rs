@@ -5,6 +5,7 @@
 //! `copy_bidirectional` in a task that also holds the guard and ends the moment a drain cancels it.
 
 pub mod headers;
+pub mod pool;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -21,7 +22,6 @@ use serde_json::json;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use crate::body::{BoxError, ProxyBody};
-use crate::health::describe_client_error;
 use crate::logging;
 use crate::service::target::InFlightGuard;
 use headers::ForwardContext;
@@ -58,8 +58,15 @@ pub async fn forward(
     let client_upgrade = upgrade_requested.then(|| hyper::upgrade::on(&mut request));
     let (mut parts, body) = request.into_parts();
     let target = guard.target().clone();
-    parts.uri = Uri::try_from(format!("http://{}{}", target.address, path_and_query))
-        .map_err(|error| ForwardError::Unreachable(format!("invalid upstream URI: {error}")))?;
+    // Origin-form (`/path?query`), as hyper-util's client sends HTTP/1; CONNECT names the target itself.
+    let uri = if parts.method == http::Method::CONNECT {
+        Uri::try_from(target.address.as_str())
+    } else if path_and_query.starts_with('/') {
+        Uri::try_from(path_and_query)
+    } else {
+        Uri::try_from(format!("http://{}{}", target.address, path_and_query))
+    };
+    parts.uri = uri.map_err(|error| ForwardError::Unreachable(format!("invalid upstream URI: {error}")))?;
     parts.version = Version::HTTP_11;
     headers::prepare_upstream_request(&mut parts.headers, context, upgrade_requested);
     if !parts.headers.contains_key(http::header::HOST) {
@@ -71,19 +78,18 @@ pub async fn forward(
     let upstream_request = Request::from_parts(parts, body);
 
     let cancel = guard.cancel.clone();
-    let mut response = tokio::select! {
+    let (mut response, connection) = tokio::select! {
         _ = cancel.cancelled() => return Err(ForwardError::Draining),
-        result = tokio::time::timeout(target_timeout, target.client.request(upstream_request)) => match result {
+        result = tokio::time::timeout(target_timeout, target.pool.send(upstream_request)) => match result {
             Err(_) => return Err(ForwardError::Timeout),
-            Ok(Err(error)) => {
-                let message = describe_client_error(&error);
+            Ok(Err(message)) => {
                 logging::error(
                     "Error while proxying",
                     &[("target", json!(target.address)), ("path", json!(path_and_query)), ("error", json!(message))],
                 );
                 return Err(ForwardError::Unreachable(message));
             }
-            Ok(Ok(response)) => response,
+            Ok(Ok(sent)) => sent,
         }
     };
 
@@ -108,6 +114,7 @@ pub async fn forward(
         inner: body,
         cancelled: Box::pin(cancel.cancelled_owned()),
         guard: Some(guard),
+        connection: Some(connection),
     };
     Ok(Response::from_parts(parts, body.boxed()))
 }
@@ -143,11 +150,32 @@ fn hyper_error_from_io(error: std::io::Error) -> BoxError {
     Box::new(error)
 }
 
-/// An upstream body that releases its in-flight guard when finished and fails if a drain cancels it.
+/// An upstream body that releases its in-flight guard when finished and fails if a drain cancels it. Read to
+/// the end, it hands its connection back to the target's pool.
 struct GuardedBody {
     inner: Incoming,
     cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
     guard: Option<InFlightGuard>,
+    connection: Option<pool::Connection>,
+}
+
+impl GuardedBody {
+    /// The body is complete: the connection can carry another request, and a drain need not wait.
+    fn finish(&mut self) {
+        let guard = self.guard.take();
+        if let (Some(guard), Some(connection)) = (&guard, self.connection.take()) {
+            guard.target().pool.reuse(connection);
+        }
+    }
+}
+
+impl Drop for GuardedBody {
+    fn drop(&mut self) {
+        // hyper stops polling once `is_end_stream` says the body is complete.
+        if self.inner.is_end_stream() {
+            self.finish();
+        }
+    }
 }
 
 impl Body for GuardedBody {
@@ -161,15 +189,17 @@ impl Body for GuardedBody {
         let this = self.get_mut();
         if this.guard.is_some() && this.cancelled.as_mut().poll(context).is_ready() {
             this.guard = None;
+            this.connection = None;
             return Poll::Ready(Some(Err("request cancelled due to draining".into())));
         }
         match Pin::new(&mut this.inner).poll_frame(context) {
             Poll::Ready(None) => {
-                this.guard = None;
+                this.finish();
                 Poll::Ready(None)
             }
             Poll::Ready(Some(Err(error))) => {
                 this.guard = None;
+                this.connection = None;
                 Poll::Ready(Some(Err(Box::new(error))))
             }
             other => other.map(|frame| frame.map(|result| result.map_err(BoxError::from))),

@@ -88,7 +88,7 @@ async fn follow(client: &HttpClient, url: &str, host_header: &str) -> Result<(),
         let response = client
             .request(request)
             .await
-            .map_err(|error| describe_client_error(&error))?;
+            .map_err(|error| crate::forward::pool::describe(&error))?;
         let status = response.status();
         let location = response
             .headers()
@@ -132,17 +132,6 @@ fn resolve(base: &Uri, location: &str) -> Result<Uri, String> {
     format!("http://{authority}{path}")
         .parse()
         .map_err(|_| format!("invalid redirect location {location}"))
-}
-
-/// The innermost cause, which is what the user needs ("Connection refused (os error 111)").
-pub fn describe_client_error(error: &hyper_util::client::legacy::Error) -> String {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
-    let mut message = error.to_string();
-    while let Some(inner) = source {
-        message = inner.to_string();
-        source = inner.source();
-    }
-    message
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use crate::forward::pool::Pool;
 use crate::health::{HttpClient, TargetHealth};
 use crate::logging;
 
@@ -29,7 +30,10 @@ struct InFlight {
 #[derive(Debug)]
 pub struct Target {
     pub address: String,
+    /// For health checks.
     pub client: HttpClient,
+    /// For the requests proxied to this target.
+    pub pool: Pool,
     health: Mutex<TargetHealth>,
     in_flight: Mutex<HashMap<u64, InFlight>>,
     next_request: AtomicU64,
@@ -82,6 +86,7 @@ impl Target {
             .http1_title_case_headers(true)
             .build(connector);
         Arc::new(Self {
+            pool: Pool::new(&address),
             address,
             client,
             health: Mutex::new(TargetHealth::Adding),
