@@ -138,6 +138,7 @@ pub fn stale_containers(commander: &Commander, stop: bool) -> Result<(), Failure
             let app = App::new(&commander.config, role, host.name(), &commander.version);
             let lenient = RunOptions::execute().raise_on_non_zero_exit(false);
             let current = host.capture_with(&app.current_running_version(), lenient.read_only())?;
+            commander.remember_running_version(host.name(), &role.name, &current);
             let versions = host.capture_with(&app.list_versions(&[], &[]), lenient.read_only())?;
             for version in versions.lines().map(str::trim).filter(|version| !version.is_empty() && *version != current.trim()) {
                 if stop {

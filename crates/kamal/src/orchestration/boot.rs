@@ -359,7 +359,10 @@ impl Commander {
                                 RunOptions::capture().read_only(),
                             )
                         },
-                        || self.running_version(host, app),
+                        || match self.take_running_version(host.name(), app.role().name()) {
+                            Some(known) => Ok(known),
+                            None => self.running_version(host, app),
+                        },
                     )
                 },
                 || -> Result<(), BootError> {

@@ -29,6 +29,8 @@ impl Commander {
         if self.settings.skip_hooks || !self.hook_exists(name) {
             return Ok(());
         }
+        // A hook may stop or start containers: what was read before it is stale.
+        self.forget_running_versions();
         let hosts = extra
             .hosts
             .clone()

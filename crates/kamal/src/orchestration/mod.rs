@@ -47,6 +47,10 @@ pub struct Commander {
     secrets: OnceLock<Secrets>,
     connected: AtomicBool,
     holding_lock: AtomicBool,
+    /// `current_running_version` per (host, role), as read under the lock by the stale
+    /// container check just before a deploy's boot, which would otherwise ask again.
+    /// Forgotten whenever a hook runs (a hook may change containers).
+    running_versions: std::sync::Mutex<std::collections::HashMap<(String, String), String>>,
 }
 
 impl Commander {
@@ -78,6 +82,7 @@ impl Commander {
             secrets: OnceLock::new(),
             connected: AtomicBool::new(false),
             holding_lock: AtomicBool::new(holding_lock),
+            running_versions: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -118,6 +123,29 @@ impl Commander {
             performer: performer(),
             version: Some(self.version.clone()),
         }
+    }
+
+    /// Remembers the version running for `role` on `host` (read under the lock).
+    pub fn remember_running_version(&self, host: &str, role: &str, version: &str) {
+        self.running_versions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert((host.to_string(), role.to_string()), version.trim().to_string());
+    }
+
+    /// The remembered running version, once.
+    pub fn take_running_version(&self, host: &str, role: &str) -> Option<String> {
+        self.running_versions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&(host.to_string(), role.to_string()))
+    }
+
+    pub fn forget_running_versions(&self) {
+        self.running_versions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
     }
 
     pub fn holding_lock(&self) -> bool {
