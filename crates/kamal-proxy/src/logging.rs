@@ -166,6 +166,8 @@ pub enum Field<'a> {
     Text(&'a str),
     Integer(i64),
     Unsigned(u64),
+    /// A number written as a JSON string (`client_port`).
+    UnsignedText(u64),
 }
 
 thread_local! {
@@ -203,6 +205,11 @@ pub fn info_fields<'a>(
                     push_decimal(line, number.unsigned_abs());
                 }
                 Field::Unsigned(number) => push_decimal(line, *number),
+                Field::UnsignedText(number) => {
+                    line.push('"');
+                    push_decimal(line, *number);
+                    line.push('"');
+                }
             }
         }
         for (key, value) in extra {

@@ -63,7 +63,8 @@ pub async fn handle(
         }
     }
     if headers.get(&X_REQUEST_ID).is_none_or(|value| value.is_empty()) {
-        if let Ok(value) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+        let mut text = uuid::Uuid::encode_buffer();
+        if let Ok(value) = HeaderValue::from_str(uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text)) {
             headers.insert(X_REQUEST_ID, value);
         }
     }
@@ -542,6 +543,9 @@ fn strip_raw_prefix(raw_path: &str, decoded_path: &str, prefix: &str) -> String 
 }
 
 pub fn percent_decode(path: &str) -> String {
+    if !path.contains('%') {
+        return path.to_string();
+    }
     let bytes = path.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut index = 0;

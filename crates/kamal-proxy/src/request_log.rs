@@ -23,17 +23,28 @@ use crate::metrics::Metrics;
 #[derive(Debug)]
 pub struct RequestFacts {
     pub host: String,
-    pub path: String,
+    /// Path and query, shared with the request (no copy).
+    pub uri: http::Uri,
     pub request_id: String,
-    pub method: String,
+    pub method: http::Method,
     pub request_content_length: i64,
     pub request_content_type: String,
     pub client_addr: String,
-    pub client_port: String,
+    pub client_port: u16,
     pub user_agent: String,
-    pub proto: String,
-    pub query: String,
+    pub proto: &'static str,
     pub tls: bool,
+}
+
+/// Go's `Request.Proto`.
+fn proto_name(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
 }
 
 fn header_text(headers: &HeaderMap, name: &str) -> String {
@@ -66,16 +77,15 @@ impl RequestFacts {
         let headers = request.headers();
         Self {
             host,
-            path: request.uri().path().to_string(),
+            uri: request.uri().clone(),
             request_id: header_text(headers, "x-request-id"),
-            method: request.method().to_string(),
+            method: request.method().clone(),
             request_content_length: header_text(headers, "content-length").parse().unwrap_or(-1),
             request_content_type: header_text(headers, "content-type"),
             client_addr: peer.ip().to_string(),
-            client_port: peer.port().to_string(),
+            client_port: peer.port(),
             user_agent: header_text(headers, "user-agent"),
-            proto: format!("{:?}", request.version()),
-            query: request.uri().query().unwrap_or_default().to_string(),
+            proto: proto_name(request.version()),
             tls,
         }
     }
@@ -159,10 +169,15 @@ impl Record {
         let duration = self.started.elapsed();
         if let Some(metrics) = &self.metrics {
             if self.outcome.counted {
-                metrics.record(&self.outcome.service, &self.facts.method, self.status, duration);
+                metrics.record(
+                    &self.outcome.service,
+                    self.facts.method.as_str(),
+                    self.status,
+                    duration,
+                );
                 metrics.leave(&self.outcome.service);
             } else if self.outcome.service.is_empty() {
-                metrics.record("", &self.facts.method, self.status, duration);
+                metrics.record("", self.facts.method.as_str(), self.status, duration);
             }
         }
         let facts = &self.facts;
@@ -175,24 +190,24 @@ impl Record {
         let fields = [
             ("host", Field::Text(&facts.host)),
             ("port", Field::Unsigned(u64::from(self.port))),
-            ("path", Field::Text(&facts.path)),
+            ("path", Field::Text(facts.uri.path())),
             ("request_id", Field::Text(&facts.request_id)),
             ("status", Field::Unsigned(u64::from(self.status))),
             ("service", Field::Text(&self.outcome.service)),
             ("target", Field::Text(&self.outcome.target)),
             ("duration", Field::Unsigned(duration.as_nanos() as u64)),
-            ("method", Field::Text(&facts.method)),
+            ("method", Field::Text(facts.method.as_str())),
             ("req_content_length", Field::Integer(facts.request_content_length)),
             ("req_content_type", Field::Text(&facts.request_content_type)),
             ("resp_content_length", Field::Unsigned(bytes)),
             ("resp_content_type", Field::Text(&self.response_content_type)),
             ("client_addr", Field::Text(&facts.client_addr)),
-            ("client_port", Field::Text(&facts.client_port)),
+            ("client_port", Field::UnsignedText(u64::from(facts.client_port))),
             ("remote_addr", Field::Text(remote_addr)),
             ("user_agent", Field::Text(&facts.user_agent)),
-            ("proto", Field::Text(&facts.proto)),
+            ("proto", Field::Text(facts.proto)),
             ("scheme", Field::Text(scheme)),
-            ("query", Field::Text(&facts.query)),
+            ("query", Field::Text(facts.uri.query().unwrap_or_default())),
         ];
         // Header fields only once a target was chosen, as in Go.
         let headers = if self.outcome.target.is_empty() {

@@ -67,8 +67,24 @@ pub fn apply_client_ip_header(headers: &mut HeaderMap, client_ip_header: &str) {
     }
 }
 
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    PROXY_CONNECTION,
+    KEEP_ALIVE,
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
 /// Removes hop-by-hop headers (and any named in `Connection`); `keep_upgrade` restores the upgrade pair.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    // Most messages carry none: one pass over the names instead of a lookup per hop-by-hop name.
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+        return;
+    }
     let upgrade = headers.get(header::UPGRADE).cloned();
     let listed: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
@@ -86,17 +102,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
                 .any(|part| part.trim().eq_ignore_ascii_case("trailers"))
         })
     });
-    for name in [
-        header::CONNECTION,
-        PROXY_CONNECTION,
-        KEEP_ALIVE,
-        header::PROXY_AUTHENTICATE,
-        header::PROXY_AUTHORIZATION,
-        header::TE,
-        header::TRAILER,
-        header::TRANSFER_ENCODING,
-        header::UPGRADE,
-    ] {
+    for name in HOP_BY_HOP {
         headers.remove(name);
     }
     if te_trailers {
@@ -110,43 +116,68 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     }
 }
 
+/// Sets `name` to `value`, or removes it when `value` is not a valid header value.
+fn replace(
+    headers: &mut HeaderMap,
+    name: HeaderName,
+    value: Result<HeaderValue, http::header::InvalidHeaderValue>,
+) {
+    match value {
+        Ok(value) => {
+            headers.insert(name, value);
+        }
+        Err(_) => {
+            headers.remove(name);
+        }
+    }
+}
+
 /// Rebuilds `X-Forwarded-*` and `X-Kamal-Target` on a request about to go upstream.
 pub fn prepare_upstream_request(headers: &mut HeaderMap, context: &ForwardContext<'_>, is_upgrade: bool) {
-    let prior_for = joined(headers, &X_FORWARDED_FOR);
-    let prior_host = first(headers, &X_FORWARDED_HOST);
-    let prior_proto = first(headers, &X_FORWARDED_PROTO);
-    let prior_target = joined(headers, &X_KAMAL_TARGET);
-    remove_hop_by_hop(headers, is_upgrade);
-    for name in [FORWARDED, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO] {
-        headers.remove(name);
-    }
-    let peer = context.peer_ip.to_string();
+    // The client's values count only with `--forward-headers`.
     let trusted = context.forward_headers;
-    let forwarded_for = if trusted && !prior_for.is_empty() {
-        format!("{prior_for}, {peer}")
-    } else {
+    let prior = |headers: &HeaderMap, name: &HeaderName, all: bool| {
+        if !trusted {
+            String::new()
+        } else if all {
+            joined(headers, name)
+        } else {
+            first(headers, name)
+        }
+    };
+    let prior_for = prior(headers, &X_FORWARDED_FOR, true);
+    let prior_host = prior(headers, &X_FORWARDED_HOST, false);
+    let prior_proto = prior(headers, &X_FORWARDED_PROTO, false);
+    let prior_target = prior(headers, &X_KAMAL_TARGET, true);
+    remove_hop_by_hop(headers, is_upgrade);
+    headers.remove(FORWARDED);
+    let peer = context.peer_ip.to_string();
+    let forwarded_for = if prior_for.is_empty() {
         peer
-    };
-    set(headers, X_FORWARDED_FOR, &forwarded_for);
-    let forwarded_host = if trusted && !prior_host.is_empty() {
-        prior_host
     } else {
-        context.host.to_string()
+        format!("{prior_for}, {peer}")
     };
-    set(headers, X_FORWARDED_HOST, &forwarded_host);
-    let own_proto = if context.tls { "https" } else { "http" };
-    let forwarded_proto = if trusted && !prior_proto.is_empty() {
-        prior_proto
+    replace(headers, X_FORWARDED_FOR, HeaderValue::try_from(forwarded_for));
+    let forwarded_host = if prior_host.is_empty() {
+        HeaderValue::from_str(context.host)
     } else {
-        own_proto.to_string()
+        HeaderValue::try_from(prior_host)
     };
-    set(headers, X_FORWARDED_PROTO, &forwarded_proto);
-    let target = if trusted && !prior_target.is_empty() {
-        format!("{prior_target}, {}", context.target_address)
+    replace(headers, X_FORWARDED_HOST, forwarded_host);
+    let forwarded_proto = if !prior_proto.is_empty() {
+        HeaderValue::try_from(prior_proto)
+    } else if context.tls {
+        Ok(HeaderValue::from_static("https"))
     } else {
-        context.target_address.to_string()
+        Ok(HeaderValue::from_static("http"))
     };
-    set(headers, X_KAMAL_TARGET, &target);
+    replace(headers, X_FORWARDED_PROTO, forwarded_proto);
+    let target = if prior_target.is_empty() {
+        HeaderValue::from_str(context.target_address)
+    } else {
+        HeaderValue::try_from(format!("{prior_target}, {}", context.target_address))
+    };
+    replace(headers, X_KAMAL_TARGET, target);
 }
 
 /// A WebSocket upgrade: `GET`, `Upgrade: websocket`, `Connection` containing `upgrade` (case-insensitive).
