@@ -418,4 +418,18 @@ fn dry_runs_of_deploy_rollback_and_app_boot_print_the_plan_and_change_nothing() 
         assert_eq!(before, after, "{host} changed under --dry-run");
         assert_eq!(deployment.version_served(host), (200, "v2".to_string()), "{host}");
     }
+
+    // The hidden `app remove_container VERSION`, for real: v1's containers go, v2 serves on.
+    deployment
+        .kamal("v2", &["app", "remove_container", "v1"])
+        .assert_success();
+    for host in &bed.hosts {
+        let state = state_of(&deployment, host);
+        assert!(!state.contains(&format!("{destination}-v1 ")), "{host}: {state}");
+        assert!(
+            state.contains(&format!("app-web-{destination}-v2 running")),
+            "{host}: {state}"
+        );
+        assert_eq!(deployment.version_served(host), (200, "v2".to_string()), "{host}");
+    }
 }

@@ -17,6 +17,7 @@ pub const SUBCOMMANDS: &[&str] = &[
     "exec",
     "logs",
     "remove",
+    "remove_container",
     "remove_containers",
     "remove_images",
     "remove_app_directories",
@@ -46,6 +47,14 @@ pub fn dispatch(commander: &Commander, subcommand: &str, parsed: &Parsed) -> Res
         "exec" => exec(commander, parsed),
         "logs" => logs(commander, parsed),
         "remove" => remove(commander),
+        "remove_container" => match parsed.arguments.get(1) {
+            Some(version) => remove_container(commander, version),
+            None => Err(Failure::Usage(
+                "ERROR: \"kamal app remove_container\" was called with no arguments\n\
+                 Usage: \"kamal app remove_container VERSION\""
+                    .into(),
+            )),
+        },
         "remove_containers" => remove_containers(commander),
         "remove_images" => remove_images(commander),
         "remove_app_directories" => remove_app_directories(commander),
@@ -462,6 +471,30 @@ pub fn remove(commander: &Commander) -> Result<(), Failure> {
         remove_containers(commander)?;
         remove_images(commander)?;
         remove_app_directories(commander)
+    })
+}
+
+/// Hidden `app remove_container VERSION`: that version's container of every role.
+fn remove_container(commander: &Commander, version: &str) -> Result<(), Failure> {
+    commander.with_lock(|| {
+        let stamp = commander.stamp();
+        commander.on(&commander.app_hosts(), |host| {
+            for role in commander.roles_on(host.name()) {
+                let app = App::new(&commander.config, role, host.name(), &commander.version);
+                audit(
+                    host,
+                    &auditor::record(
+                        &commander.config,
+                        &stamp,
+                        &[("role", Some(role.name.clone()))],
+                        &format!("Removed app container with version {version}"),
+                    ),
+                )?;
+                host.execute(&app.remove_container(version))?;
+            }
+            Ok(())
+        })?;
+        Ok(())
     })
 }
 
