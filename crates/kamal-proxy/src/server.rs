@@ -3,6 +3,10 @@
 //! Start order follows the Go proxy: restore saved state, open the HTTP and HTTPS listeners, then the control
 //! socket, then log `Server started`. Shutdown stops accepting, gives connections 10 s to finish, then closes
 //! whatever is left. The accept loop, connection builder and shutdown are kept in view as in hyper's examples.
+//!
+//! Thread per core: the accept loops hand each connection, round-robin, to one of the worker threads (one per
+//! core, `KAMAL_PROXY_WORKERS` to override), each running its own single-threaded runtime with its own
+//! upstream connections; the control socket, health checks and metrics stay on the main runtime.
 
 use std::future::Future;
 use std::net::{Ipv6Addr, SocketAddr};
