@@ -228,13 +228,21 @@ pub fn pull(commander: &Commander) -> Result<(), Failure> {
         .filter(|_| registry_config.is_local())
         .and_then(|port| u16::try_from(port).ok());
     commander.on(&hosts, |host| {
-        if let Some(login) = &login {
-            host.execute(login)?;
-        }
+        // The login and the removal of a stale tag (with its audit line) need nothing from
+        // each other; the pull needs both.
+        let (logged_in, cleaned) = crate::orchestration::overlap::both(
+            || match &login {
+                Some(login) => host.execute(login).map(|_| ()),
+                None => Ok(()),
+            },
+            || clean_before_pull(commander, host, &stamp, &version),
+        );
+        logged_in?;
+        cleaned?;
         if let Some(port) = tunnel_port {
             commander.executor.forward_remote_port(host.name(), port)?;
         }
-        let pulled = pull_on(commander, host, &stamp, &version);
+        let pulled = pull_on(commander, host, &version);
         if let Some(port) = tunnel_port {
             let _ = commander.executor.cancel_remote_port(host.name(), port);
         }
@@ -243,34 +251,37 @@ pub fn pull(commander: &Commander) -> Result<(), Failure> {
     Ok(())
 }
 
-fn pull_on(
+/// The audit line, and the version's old tag removed so the pull fetches it afresh.
+fn clean_before_pull(
     commander: &Commander,
     host: &kamal_ssh::Host<'_>,
     stamp: &kamal_commands::Stamp,
     version: &str,
 ) -> Result<(), kamal_ssh::Error> {
-    {
-        let audit = auditor::record(
-            &commander.config,
-            stamp,
-            &[],
-            &format!("Pulled image with version {version}"),
-        );
-        let (audited, cleaned) = crate::orchestration::overlap::both(
-            || host.execute_with(&audit, RunOptions::execute().verbosity(Level::Debug)),
-            || {
-                host.execute_with(
-                    &builder::clean(&commander.config, version),
-                    RunOptions::execute().raise_on_non_zero_exit(false),
-                )
-            },
-        );
-        audited?;
-        cleaned?;
-        host.execute(&builder::pull(&commander.config, version))?;
-        host.execute(&builder::validate_image(&commander.config, version))?;
-        Ok(())
-    }
+    let audit = auditor::record(
+        &commander.config,
+        stamp,
+        &[],
+        &format!("Pulled image with version {version}"),
+    );
+    let (audited, cleaned) = crate::orchestration::overlap::both(
+        || host.execute_with(&audit, RunOptions::execute().verbosity(Level::Debug)),
+        || {
+            host.execute_with(
+                &builder::clean(&commander.config, version),
+                RunOptions::execute().raise_on_non_zero_exit(false),
+            )
+        },
+    );
+    audited?;
+    cleaned?;
+    Ok(())
+}
+
+fn pull_on(commander: &Commander, host: &kamal_ssh::Host<'_>, version: &str) -> Result<(), kamal_ssh::Error> {
+    host.execute(&builder::pull(&commander.config, version))?;
+    host.execute(&builder::validate_image(&commander.config, version))?;
+    Ok(())
 }
 
 pub fn create(commander: &Commander) -> Result<(), Failure> {

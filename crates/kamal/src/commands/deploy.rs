@@ -134,20 +134,40 @@ pub fn stale_containers(commander: &Commander, stop: bool) -> Result<(), Failure
     let hosts = commander.app_hosts();
     let lines = commander.on(&hosts, |host| {
         let mut lines = Vec::new();
-        for role in commander.roles_on(host.name()) {
-            let app = App::new(&commander.config, role, host.name(), &commander.version);
-            let lenient = RunOptions::execute().raise_on_non_zero_exit(false);
-            let current = host.capture_with(&app.current_running_version(), lenient.read_only())?;
-            commander.remember_running_version(host.name(), &role.name, &current);
-            let versions = host.capture_with(&app.list_versions(&[], &[]), lenient.read_only())?;
+        let apps: Vec<App<'_>> = commander
+            .roles_on(host.name())
+            .map(|role| App::new(&commander.config, role, host.name(), &commander.version))
+            .collect();
+        let lenient = RunOptions::execute().raise_on_non_zero_exit(false);
+        // Every role's two reads at once: they only list containers.
+        let reads: Vec<_> = std::thread::scope(|scope| {
+            let handles: Vec<_> = apps
+                .iter()
+                .map(|app| {
+                    scope.spawn(move || {
+                        both(
+                            || host.capture_with(&app.current_running_version(), lenient.read_only()),
+                            || host.capture_with(&app.list_versions(&[], &[]), lenient.read_only()),
+                        )
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect()
+        });
+        for (app, (current, versions)) in apps.iter().zip(reads) {
+            let (current, versions) = (current?, versions?);
+            let role = app.role().name();
+            commander.remember_running_version(host.name(), role, &current);
             for version in versions.lines().map(str::trim).filter(|version| !version.is_empty() && *version != current.trim()) {
                 if stop {
-                    lines.push(format!("Stopping stale container for role {} with version {version}", role.name));
+                    lines.push(format!("Stopping stale container for role {role} with version {version}"));
                     host.execute_with(&app.stop(Some(version)), lenient)?;
                 } else {
                     lines.push(format!(
-                        "Detected stale container for role {} with version {version} (use `kamal app stale_containers --stop` to stop)",
-                        role.name
+                        "Detected stale container for role {role} with version {version} (use `kamal app stale_containers --stop` to stop)"
                     ));
                 }
             }
