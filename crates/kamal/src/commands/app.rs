@@ -138,6 +138,18 @@ pub fn options(subcommand: Option<&str>) -> Option<&'static [crate::cli::args::O
     }
 }
 
+/// An audit line for one role on `host`.
+fn audit_role(
+    commander: &Commander,
+    host: &kamal_ssh::Host<'_>,
+    stamp: &kamal_commands::Stamp,
+    role: &kamal_config::configuration::Role,
+    line: &str,
+) -> Result<(), kamal_ssh::Error> {
+    let details = [("role", Some(role.name.clone()))];
+    audit(host, &auditor::record(&commander.config, stamp, &details, line))
+}
+
 fn audit(host: &kamal_ssh::Host<'_>, command: &Cmd) -> Result<(), kamal_ssh::Error> {
     host.execute_with(command, RunOptions::execute().verbosity(Level::Debug))
         .map(|_| ())
@@ -202,15 +214,7 @@ pub fn stop(commander: &Commander) -> Result<(), Failure> {
         commander.on(&commander.app_hosts(), |host| {
             for role in commander.roles_on(host.name()) {
                 let app = App::new(&commander.config, role, host.name(), &commander.version);
-                audit(
-                    host,
-                    &auditor::record(
-                        &commander.config,
-                        &stamp,
-                        &[("role", Some(role.name.clone()))],
-                        "Stopped app",
-                    ),
-                )?;
+                audit_role(commander, host, &stamp, role, "Stopped app")?;
                 if role.running_proxy {
                     let version = host.capture_with(&app.current_running_version(), lenient())?;
                     let endpoint = host.capture(&app.container_id_for_version(version.trim(), false))?;
@@ -279,14 +283,12 @@ fn exec(commander: &Commander, parsed: &Parsed) -> Result<(), Failure> {
         let stamp = commander.stamp();
         return by_host_roles(commander, |host, role| {
             let app = App::new(&commander.config, role, host.name(), &version);
-            audit(
+            audit_role(
+                commander,
                 host,
-                &auditor::record(
-                    &commander.config,
-                    &stamp,
-                    &[("role", Some(role.name.clone()))],
-                    &format!("Executed cmd '{command}' on app version {version}"),
-                ),
+                &stamp,
+                role,
+                &format!("Executed cmd '{command}' on app version {version}"),
             )?;
             host.capture_with(
                 &app.execute_in_existing_container(&command, None, &env),
@@ -481,14 +483,12 @@ fn remove_container(commander: &Commander, version: &str) -> Result<(), Failure>
         commander.on(&commander.app_hosts(), |host| {
             for role in commander.roles_on(host.name()) {
                 let app = App::new(&commander.config, role, host.name(), &commander.version);
-                audit(
+                audit_role(
+                    commander,
                     host,
-                    &auditor::record(
-                        &commander.config,
-                        &stamp,
-                        &[("role", Some(role.name.clone()))],
-                        &format!("Removed app container with version {version}"),
-                    ),
+                    &stamp,
+                    role,
+                    &format!("Removed app container with version {version}"),
                 )?;
                 host.execute(&app.remove_container(version))?;
             }
@@ -504,15 +504,7 @@ fn remove_containers(commander: &Commander) -> Result<(), Failure> {
         commander.on(&commander.app_hosts(), |host| {
             for role in commander.roles_on(host.name()) {
                 let app = App::new(&commander.config, role, host.name(), &commander.version);
-                audit(
-                    host,
-                    &auditor::record(
-                        &commander.config,
-                        &stamp,
-                        &[("role", Some(role.name.clone()))],
-                        "Removed all app containers",
-                    ),
-                )?;
+                audit_role(commander, host, &stamp, role, "Removed all app containers")?;
                 host.execute(&app.remove_containers())?;
             }
             Ok(())
@@ -559,15 +551,7 @@ fn remove_app_directories(commander: &Commander) -> Result<(), Failure> {
         let directory = commander.config.app_directory();
         commander.on(&hosts_with_all_roles(commander), |host| {
             for role in commander.roles_on(host.name()) {
-                audit(
-                    host,
-                    &auditor::record(
-                        &commander.config,
-                        &stamp,
-                        &[("role", Some(role.name.clone()))],
-                        &format!("Removed {directory}"),
-                    ),
-                )?;
+                audit_role(commander, host, &stamp, role, &format!("Removed {directory}"))?;
                 host.execute_with(&server::remove_app_directory(&commander.config), lenient())?;
             }
             audit(
