@@ -10,173 +10,25 @@
 //! removes. Without a bed the tests fail with a hint, or are skipped when
 //! `KAMAL_SKIP_TESTBED=1`. Only the bed's own addresses are contacted.
 
-use std::collections::HashMap;
-use std::io::Read;
+mod support;
+
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Command;
 
 use kamal_commands::app::App;
 use kamal_config::configuration::{load, Configuration, LoadOptions};
 use kamal_config::MapEnvironment;
+use support::{bed, finish, Bed, Finished};
 
-/// Every `kamal`, `ssh` or `curl` run finishes well within this, or the test fails.
-const DEADLINE: Duration = Duration::from_secs(180);
 const PROXY_VERSION: &str = "v0.9.2";
 /// Kamal's default proxy image, which a reset boot config runs. No vm can pull it (there
 /// is no Docker Hub here), so the test tags the bed's copy with this name first.
 const DEFAULT_PROXY_IMAGE: &str = "basecamp/kamal-proxy:v0.9.2";
 
-struct Bed {
-    hosts: Vec<String>,
-    key: PathBuf,
-    ssh_config: PathBuf,
-    known_hosts: PathBuf,
-    registry: String,
-    registry_user: String,
-    registry_password: String,
-    app_image: String,
-}
-
-fn bed() -> Option<Bed> {
-    let state = std::env::var_os("KAMAL_TESTBED_STATE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/lib/kamal-testbed"));
-    let env_file = state.join("env");
-    let Ok(text) = std::fs::read_to_string(&env_file) else {
-        if std::env::var("KAMAL_SKIP_TESTBED").as_deref() == Ok("1") {
-            eprintln!("KAMAL_SKIP_TESTBED=1: skipping the test-bed test");
-            return None;
-        }
-        panic!(
-            "the test bed is not up ({} is missing): run `testbed/up.sh` first, \
-             or set KAMAL_SKIP_TESTBED=1 to skip the tests that need it",
-            env_file.display()
-        );
-    };
-    let values: HashMap<&str, &str> = text
-        .lines()
-        .filter_map(|line| line.strip_prefix("export "))
-        .filter_map(|line| line.split_once('='))
-        .collect();
-    let value = |key: &str| {
-        values
-            .get(key)
-            .map(|value| value.to_string())
-            .unwrap_or_else(|| panic!("{key} is missing from {}", env_file.display()))
-    };
-    Some(Bed {
-        hosts: value("KAMAL_TESTBED_HOSTS")
-            .split(',')
-            .map(str::to_string)
-            .collect(),
-        key: PathBuf::from(value("KAMAL_TESTBED_SSH_KEY")),
-        ssh_config: PathBuf::from(value("KAMAL_TESTBED_SSH_CONFIG")),
-        known_hosts: PathBuf::from(value("KAMAL_TESTBED_KNOWN_HOSTS")),
-        registry: value("KAMAL_TESTBED_REGISTRY"),
-        registry_user: value("KAMAL_TESTBED_REGISTRY_USER"),
-        registry_password: value("KAMAL_TESTBED_REGISTRY_PASSWORD"),
-        app_image: value("KAMAL_TESTBED_APP_IMAGE"),
-    })
-}
-
 impl Bed {
-    /// Runs `command` on `host` over the bed's own ssh config (not through kamal).
-    fn remote(&self, host: &str, command: &str) -> Finished {
-        let mut ssh = Command::new("ssh");
-        ssh.arg("-F").arg(&self.ssh_config).args([host, command]);
-        finish(ssh, &format!("ssh {host} {command}"))
-    }
-
-    /// `remote` that must succeed; its trimmed stdout.
-    fn output(&self, host: &str, command: &str) -> String {
-        self.remote(host, command)
-            .assert_success()
-            .stdout
-            .trim()
-            .to_string()
-    }
-
     fn proxy_image(&self) -> String {
         format!("{}/basecamp/kamal-proxy:{PROXY_VERSION}", self.registry)
     }
-}
-
-struct Finished {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Finished {
-    fn all(&self) -> String {
-        format!("{}{}", self.stdout, self.stderr)
-    }
-
-    fn assert_success(&self) -> &Finished {
-        assert_eq!(self.code, Some(0), "exit code; output:\n{}", self.all());
-        self
-    }
-
-    /// Exit 1 with Kamal's `ERROR (<class>): …` line; returns what follows the marker.
-    fn assert_error(&self, class: &str) -> String {
-        assert_eq!(self.code, Some(1), "exit code; output:\n{}", self.all());
-        let marker = format!("  ERROR ({class}): ");
-        let start = self
-            .stdout
-            .find(&marker)
-            .unwrap_or_else(|| panic!("no ERROR ({class}) line; output:\n{}", self.all()));
-        assert!(!self.all().contains("panicked"), "{}", self.all());
-        self.stdout[start + marker.len()..].to_string()
-    }
-}
-
-fn finish(mut command: Command, what: &str) -> Finished {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap_or_else(|error| panic!("{what}: {error}"));
-    let pid = child.id();
-    let (sender, receiver) = mpsc::channel();
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    std::thread::spawn(move || {
-        let reader = std::thread::spawn(move || {
-            let mut text = Vec::new();
-            let _ = stderr.read_to_end(&mut text);
-            text
-        });
-        let mut out = Vec::new();
-        let _ = stdout.read_to_end(&mut out);
-        let err = reader.join().unwrap_or_default();
-        let _ = sender.send((child.wait(), out, err));
-    });
-    let Ok((status, out, err)) = receiver.recv_timeout(DEADLINE) else {
-        let _ = Command::new("kill").arg(pid.to_string()).status();
-        panic!("{what}: still running after {DEADLINE:?}, killed");
-    };
-    Finished {
-        code: status.expect("wait").code(),
-        stdout: strip_colours(&String::from_utf8_lossy(&out)),
-        stderr: strip_colours(&String::from_utf8_lossy(&err)),
-    }
-}
-
-fn strip_colours(text: &str) -> String {
-    let mut plain = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("\x1b[") {
-        plain.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after
-            .find(|character: char| character.is_ascii_alphabetic())
-            .map_or(after.len(), |end| end + 1);
-        rest = &after[end..];
-    }
-    plain.push_str(rest);
-    plain
 }
 
 /// A temporary project with two configs for one service: `config/deploy.yml` (no
@@ -535,14 +387,14 @@ fn proxy_life_cycle_boot_config_reboots_and_maintenance_on_the_bed() {
 
     // No proxy container: the commands that need one fail clearly.
     let missing = kamal(with(&["proxy", "start"], &run));
-    let message = missing.assert_error("SSHKit::Command::Failed");
+    let message = missing.assert_error_line("SSHKit::Command::Failed");
     assert!(
         message.contains("No such container: kamal-proxy"),
         "{}",
         missing.all()
     );
     let missing = kamal(with(&["app", "live"], &run));
-    let message = missing.assert_error("SSHKit::Command::Failed");
+    let message = missing.assert_error_line("SSHKit::Command::Failed");
     assert!(
         message.contains("No such container: kamal-proxy"),
         "{}",
@@ -657,7 +509,7 @@ fn proxy_life_cycle_boot_config_reboots_and_maintenance_on_the_bed() {
         "-c".into(),
         "config/absent.yml".into(),
     ]);
-    let message = absent.assert_error("SSHKit::Command::Failed");
+    let message = absent.assert_error_line("SSHKit::Command::Failed");
     assert!(message.contains("service not found"), "{}", absent.all());
 
     // Legacy boot config, no publishing: the files, what `get` prints, the rebooted proxy.

@@ -12,8 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// Every `kamal` or `ssh` run finishes well within this, or the test fails.
-pub const DEADLINE: Duration = Duration::from_secs(120);
+/// Every `kamal`, `ssh` or `curl` run finishes well within this, or the test fails.
+pub const DEADLINE: Duration = Duration::from_secs(180);
 
 pub struct Bed {
     pub hosts: Vec<String>,
@@ -23,6 +23,8 @@ pub struct Bed {
     pub registry: String,
     pub registry_user: String,
     pub registry_password: String,
+    /// The example app's repository in the bed's registry (`kamal-testbed/app`).
+    pub app_image: String,
 }
 
 /// The bed, or `None` when the caller asked to skip it.
@@ -64,6 +66,7 @@ pub fn bed() -> Option<Bed> {
         registry: value("KAMAL_TESTBED_REGISTRY"),
         registry_user: value("KAMAL_TESTBED_REGISTRY_USER"),
         registry_password: value("KAMAL_TESTBED_REGISTRY_PASSWORD"),
+        app_image: value("KAMAL_TESTBED_APP_IMAGE"),
     })
 }
 
@@ -81,6 +84,15 @@ impl Bed {
         let mut ssh = Command::new("ssh");
         ssh.arg("-F").arg(&self.ssh_config).args([host, command]);
         finish(ssh, &format!("ssh {host} {command}"))
+    }
+
+    /// `remote` that must succeed; its trimmed stdout.
+    pub fn output(&self, host: &str, command: &str) -> String {
+        self.remote(host, command)
+            .assert_success()
+            .stdout
+            .trim()
+            .to_string()
     }
 }
 
@@ -137,6 +149,21 @@ impl Finished {
             self.all()
         );
         message.to_string()
+    }
+}
+
+impl Finished {
+    /// Exit 1 with an `ERROR (<class>): …` line anywhere on stdout (other ERROR lines, such
+    /// as a failed host's, may come first); returns what follows its marker.
+    pub fn assert_error_line(&self, class: &str) -> String {
+        assert_eq!(self.code, Some(1), "exit code; output:\n{}", self.all());
+        let marker = format!("  ERROR ({class}): ");
+        let start = self
+            .stdout
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no ERROR ({class}) line; output:\n{}", self.all()));
+        assert!(!self.all().contains("panicked"), "{}", self.all());
+        self.stdout[start + marker.len()..].to_string()
     }
 }
 
