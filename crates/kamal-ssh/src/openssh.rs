@@ -902,15 +902,21 @@ mod tests {
         let text = captured.text();
         let warnings: Vec<&str> = text.lines().filter(|line| line.starts_with("  WARN ")).collect();
         assert_eq!(warnings.len(), 2, "{text}");
-        assert!(
-            warnings[0].starts_with("  WARN Retrying DNS for web-1 (attempt 1/2) in 0.1"),
-            "{text}"
-        );
-        assert!(warnings[0].ends_with("s: ssh: Could not resolve hostname web-1: Name or service not known"));
-        assert!(
-            warnings[1].starts_with("  WARN Retrying DNS for web-1 (attempt 2/2) in 0.2"),
-            "{text}"
-        );
+        // The delay is 0.1·2^(n-1) plus up to 0.1 of jitter, printed with two decimals, so
+        // the jitter can round the first one up to 0.20.
+        let delay = |line: &str, prefix: &str| -> f64 {
+            let rest = line.strip_prefix(prefix).unwrap_or_else(|| panic!("{text}"));
+            let (seconds, message) = rest.split_once("s: ").unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(
+                message,
+                "ssh: Could not resolve hostname web-1: Name or service not known"
+            );
+            seconds.parse().unwrap_or_else(|_| panic!("{text}"))
+        };
+        let first = delay(warnings[0], "  WARN Retrying DNS for web-1 (attempt 1/2) in ");
+        let second = delay(warnings[1], "  WARN Retrying DNS for web-1 (attempt 2/2) in ");
+        assert!((0.1..=0.2).contains(&first), "{text}");
+        assert!((0.2..=0.3).contains(&second), "{text}");
         assert_eq!(executor.connections_opened(), 0);
     }
 
