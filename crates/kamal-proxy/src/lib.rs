@@ -11,6 +11,7 @@ pub mod body;
 pub mod buffer;
 pub mod cli;
 pub mod control;
+pub mod cookie_scope;
 pub mod duration;
 pub mod forward;
 pub mod health;

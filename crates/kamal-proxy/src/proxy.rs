@@ -255,6 +255,13 @@ async fn serve(
     } else {
         response
     };
+    if strip && target_options.scope_cookie_paths {
+        crate::cookie_scope::scope_set_cookies(
+            response.headers_mut(),
+            routing::strip_port(&host),
+            &matched.prefix,
+        );
+    }
     if writer_affinity {
         add_writer_affinity(&mut response, config.options.writer_affinity_timeout);
     }
@@ -430,31 +437,7 @@ fn http_date(time: SystemTime) -> String {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or_default();
-    let days = seconds.div_euclid(86_400);
-    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    let month_name = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ][(month - 1) as usize];
-    let second_of_day = seconds.rem_euclid(86_400);
-    format!(
-        "{weekday}, {day:02} {month_name} {year} {:02}:{:02}:{:02} GMT",
-        second_of_day / 3600,
-        (second_of_day / 60) % 60,
-        second_of_day % 60
-    )
+    crate::cookie_scope::imf_fixdate(seconds)
 }
 
 /// §6.6: one 301 to `https` (TLS on, redirect on, plain request) and/or the canonical host, port dropped and

@@ -616,7 +616,7 @@ fn initialize(name: &str, options: &ServiceOptions) -> Result<Initialized, Strin
 }
 
 /// Settings accepted for compatibility whose behaviour arrives in part 2.
-fn inactive_settings(options: &ServiceOptions, target_options: &TargetOptions) -> Vec<String> {
+fn inactive_settings(options: &ServiceOptions, _target_options: &TargetOptions) -> Vec<String> {
     let mut inactive = Vec::new();
     let mut note = |active: bool, name: &str| {
         if active {
@@ -624,7 +624,6 @@ fn inactive_settings(options: &ServiceOptions, target_options: &TargetOptions) -
         }
     };
     note(!options.tls_on_demand_url.is_empty(), "tls-on-demand-url");
-    note(target_options.scope_cookie_paths, "scope-cookie-paths");
     inactive
 }
 

@@ -1105,3 +1105,61 @@ async fn a_client_that_goes_away_is_logged_as_499() {
     );
     release.notify_waiters();
 }
+
+/// `--scope-cookie-paths` (§7.9): an app mounted under `/api` sets cookies for its own paths; the browser
+/// gets them under `/api`, and only for the request's host. Without the flag they pass as they are.
+#[tokio::test]
+async fn cookies_of_a_prefixed_service_are_scoped_to_its_prefix() {
+    let upstream = Upstream::start(Arc::new(|_request: Request<Incoming>| {
+        Box::pin(async move {
+            let mut response = text(StatusCode::OK, "cookies");
+            let headers = response.headers_mut();
+            for cookie in [
+                "session=abc; Path=/; HttpOnly; secure",
+                "pref=dark; Path=/settings; Domain=app.test",
+                "other=1; Path=/; Domain=cdn.test",
+            ] {
+                headers.append(http::header::SET_COOKIE, cookie.parse().expect("header"));
+            }
+            response
+        })
+    }))
+    .await;
+    let proxy = Proxy::start().await;
+    let client = http_client();
+    let set_cookies = |answer: &Answer| -> Vec<String> {
+        answer
+            .headers
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .map(|value| value.to_str().expect("text").to_string())
+            .collect()
+    };
+
+    let mut args = deploy_args("api", &[upstream.target()], &["app.test"], &["/api"]);
+    args.target_options.scope_cookie_paths = true;
+    proxy.deploy(args).await.expect("deploy");
+    let answer = get(&client, &proxy, "app.test:8080", "/api/login").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(
+        set_cookies(&answer),
+        [
+            "session=abc; Path=/api; HttpOnly; Secure",
+            "pref=dark; Path=/api/settings; Domain=app.test",
+            "other=1; Path=/; Domain=cdn.test",
+        ]
+    );
+
+    let mut args = deploy_args("api", &[upstream.target()], &["app.test"], &["/api"]);
+    args.target_options.scope_cookie_paths = false;
+    proxy.deploy(args).await.expect("redeploy without scoping");
+    let answer = get(&client, &proxy, "app.test", "/api/login").await;
+    assert_eq!(
+        set_cookies(&answer),
+        [
+            "session=abc; Path=/; HttpOnly; secure",
+            "pref=dark; Path=/settings; Domain=app.test",
+            "other=1; Path=/; Domain=cdn.test",
+        ]
+    );
+}
