@@ -15,6 +15,7 @@ pub mod cookie_scope;
 pub mod duration;
 pub mod forward;
 pub mod health;
+pub mod http3;
 pub mod logging;
 pub mod metrics;
 pub mod pages;

@@ -40,6 +40,8 @@ pub struct Proxy {
     pub http_port: u16,
     pub https_port: u16,
     pub metrics: Option<Arc<Metrics>>,
+    /// `Alt-Svc` for HTTPS responses when HTTP/3 is on (quic-go's `SetQUICHeaders`).
+    pub alt_svc: Option<HeaderValue>,
 }
 
 fn now_millis() -> u128 {
@@ -49,11 +51,42 @@ fn now_millis() -> u128 {
         .unwrap_or_default()
 }
 
-pub async fn handle(
+/// A client's request body as its server hands it over: hyper's for HTTP/1.1 and HTTP/2, h3's for HTTP/3.
+pub trait ClientBody:
+    http_body::Body<Data = bytes::Bytes, Error = Self::ReadError> + Send + Sync + Unpin + 'static
+{
+    type ReadError: std::error::Error + Send + Sync + 'static;
+
+    /// Whether a read error means the request was malformed (→ 400) rather than cut off by the client (→ 499).
+    fn is_malformed(error: &Self::ReadError) -> bool;
+}
+
+impl ClientBody for Incoming {
+    type ReadError = hyper::Error;
+
+    fn is_malformed(error: &hyper::Error) -> bool {
+        io_error_kind(error).is_some_and(|kind| {
+            matches!(
+                kind,
+                std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData
+            )
+        }) || error.is_parse()
+    }
+}
+
+impl ClientBody for crate::http3::RequestBody {
+    type ReadError = h3::error::StreamError;
+
+    fn is_malformed(_error: &h3::error::StreamError) -> bool {
+        false
+    }
+}
+
+pub async fn handle<B: ClientBody>(
     proxy: Arc<Proxy>,
     peer: SocketAddr,
     tls: bool,
-    mut request: Request<Incoming>,
+    mut request: Request<B>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let started = Instant::now();
     let headers = request.headers_mut();
@@ -73,16 +106,23 @@ pub async fn handle(
     let port = if tls { proxy.https_port } else { proxy.http_port };
     // Logs 499 if the client goes away before there is a response (hyper then drops this future).
     let mut in_progress = InProgress::new(facts, port, started, proxy.metrics.clone());
-    let response = serve(&proxy, peer, tls, host, request, &mut in_progress.outcome).await;
+    let advertise_http3 = tls && request.version() != http::Version::HTTP_3;
+    let mut response = serve(&proxy, peer, tls, host, request, &mut in_progress.outcome).await;
+    if let Some(alt_svc) = proxy.alt_svc.as_ref().filter(|_| advertise_http3) {
+        // Set before the handler in Go, so an upstream's own `Alt-Svc` replaces it.
+        if !response.headers().contains_key(header::ALT_SVC) {
+            response.headers_mut().insert(header::ALT_SVC, alt_svc.clone());
+        }
+    }
     Ok(in_progress.respond(response))
 }
 
-async fn serve(
+async fn serve<B: ClientBody>(
     proxy: &Proxy,
     peer: SocketAddr,
     tls: bool,
     host: String,
-    mut request: Request<Incoming>,
+    mut request: Request<B>,
     outcome: &mut Outcome,
 ) -> Response<ProxyBody> {
     let raw_path = request.uri().path().to_string();
@@ -215,7 +255,7 @@ async fn serve(
         }
     } else {
         let state = client_body.clone();
-        request.map(|body| body.map_err(move |error| state.record(error)).boxed())
+        request.map(|body| body.map_err(move |error| state.record::<B>(error)).boxed())
     };
 
     let response = match forward::forward(
@@ -282,13 +322,8 @@ impl ClientBodyState {
     const MALFORMED: u8 = 1;
     const GONE: u8 = 2;
 
-    fn record(&self, error: hyper::Error) -> BoxError {
-        let malformed = io_error_kind(&error).is_some_and(|kind| {
-            matches!(
-                kind,
-                std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData
-            )
-        }) || error.is_parse();
+    fn record<B: ClientBody>(&self, error: B::ReadError) -> BoxError {
+        let malformed = B::is_malformed(&error);
         let value = if malformed { Self::MALFORMED } else { Self::GONE };
         self.0.store(value, std::sync::atomic::Ordering::SeqCst);
         Box::new(error)
@@ -316,8 +351,8 @@ fn io_error_kind(error: &(dyn std::error::Error + 'static)) -> Option<std::io::E
 
 /// `--buffer-requests`: the whole body is read before the upstream is contacted. Over `--max-request-body`
 /// → 413 (at once when `Content-Length` already says so), malformed chunking → 400, other read errors → 500.
-async fn buffer_request(
-    request: Request<Incoming>,
+async fn buffer_request<B: ClientBody>(
+    request: Request<B>,
     options: &TargetOptions,
     client_body: &ClientBodyState,
 ) -> Result<Request<ProxyBody>, StatusCode> {
@@ -333,7 +368,7 @@ async fn buffer_request(
     let memory = u64::try_from(options.max_memory_buffer_size).unwrap_or(0);
     let (parts, body) = request.into_parts();
     let state = client_body.clone();
-    let body = body.map_err(move |error| state.record(error));
+    let body = body.map_err(move |error| state.record::<B>(error));
     match buffer::collect(body, memory, max).await {
         Ok(buffered) => Ok(Request::from_parts(parts, buffered.into_body())),
         Err(BufferError::TooLarge) => Err(StatusCode::PAYLOAD_TOO_LARGE),

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::control;
 use crate::control::client::describe_io;
+use crate::http3;
 use crate::logging;
 use crate::metrics::{self, Metrics};
 use crate::proxy::{self, Proxy};
@@ -29,8 +30,8 @@ use crate::router::Router;
 use crate::tls;
 
 /// Go's `http.Server` default header limit (1 MiB) plus its 4 KiB slack.
-const MAX_HEADER_BYTES: usize = (1 << 20) + 4096;
-const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const MAX_HEADER_BYTES: usize = (1 << 20) + 4096;
+pub(crate) const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a client has to finish its TLS handshake and each request's headers (slowloris). Go sets no limit;
 /// nginx's `client_header_timeout` is 60 s, and we follow nginx.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(60);
@@ -60,6 +61,8 @@ pub struct Server {
     metrics: Option<TcpListener>,
     control: UnixListener,
     tls_config: Arc<rustls::ServerConfig>,
+    /// `--http3`: the QUIC endpoint on the HTTPS port's UDP twin.
+    http3: Option<quinn::Endpoint>,
 }
 
 /// Binds `:port` on every interface (IPv6 dual-stack when available, else IPv4), as Go's `:80` does.
@@ -89,15 +92,21 @@ impl Server {
         } else {
             None
         };
-        if settings.http3 {
-            logging::warn(
-                "HTTP/3 is not active in this version of kamal-proxy; --http3 is ignored",
-                &[],
-            );
-        }
         let http = listen_tcp(settings.http_port).await?;
         let https = listen_tcp(settings.https_port).await?;
         let tls_config = tls::server_config(router.clone())?;
+        let http3 = if settings.http3 {
+            // The same port as HTTPS, also when the system chose it.
+            let port = https
+                .local_addr()
+                .map_or(settings.https_port, |address| address.port());
+            Some(http3::bind(
+                port,
+                http3::server_config(tls::resolver(router.clone()))?,
+            )?)
+        } else {
+            None
+        };
         // A stale socket from a killed server would make bind fail.
         let _ = std::fs::remove_file(&settings.socket_path);
         let control = UnixListener::bind(&settings.socket_path).map_err(|error| {
@@ -115,7 +124,15 @@ impl Server {
             metrics,
             control,
             tls_config,
+            http3,
         })
+    }
+
+    /// The UDP address HTTP/3 listens on, with `--http3`.
+    pub fn http3_address(&self) -> Option<SocketAddr> {
+        self.http3
+            .as_ref()
+            .and_then(|endpoint| endpoint.local_addr().ok())
     }
 
     pub fn metrics_address(&self) -> Option<SocketAddr> {
@@ -142,6 +159,7 @@ impl Server {
             metrics,
             control,
             tls_config,
+            http3,
         } = self;
         let http_port = http.local_addr().map(|a| a.port()).unwrap_or(settings.http_port);
         let https_port = https
@@ -155,18 +173,32 @@ impl Server {
             http_port: settings.http_port,
             https_port: settings.https_port,
             metrics: tracker.clone(),
+            alt_svc: http3.as_ref().map(|_| http3::alt_svc(https_port)),
         });
 
         let control_task = tokio::spawn(control::server::serve(control, router.clone(), stop.clone()));
         let workers = Workers::start(
             worker_count(),
-            proxy,
+            proxy.clone(),
             tls_config,
             settings.header_read_timeout,
             stop.clone(),
         );
         let https_task = tokio::spawn(accept_connections(https, true, workers.clone(), stop.clone()));
         let http_task = tokio::spawn(accept_connections(http, false, workers.clone(), stop.clone()));
+        let http3_task = http3.map(|endpoint| {
+            let proxy = proxy.clone();
+            let handler = move |peer, request| {
+                let proxy = proxy.clone();
+                async move {
+                    match proxy::handle(proxy, peer, true, request).await {
+                        Ok(response) => response,
+                        Err(never) => match never {},
+                    }
+                }
+            };
+            tokio::spawn(http3::serve(endpoint, handler, stop.clone()))
+        });
         let metrics_task = match (metrics, tracker) {
             (Some(listener), Some(tracker)) => {
                 Some(tokio::spawn(metrics::serve(listener, tracker, stop.clone())))
@@ -183,6 +215,9 @@ impl Server {
         let _ = control_task.await;
         let _ = https_task.await;
         let _ = http_task.await;
+        if let Some(task) = http3_task {
+            let _ = task.await;
+        }
         workers.finish().await;
         if let Some(task) = metrics_task {
             let _ = task.await;
@@ -500,7 +535,7 @@ where
 }
 
 /// IPv4 clients on a dual-stack socket appear as `::ffff:a.b.c.d`; report them as plain IPv4 like Go.
-fn canonical_peer(peer: SocketAddr) -> SocketAddr {
+pub(crate) fn canonical_peer(peer: SocketAddr) -> SocketAddr {
     match peer {
         SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
             Some(v4) => SocketAddr::from((v4, v6.port())),

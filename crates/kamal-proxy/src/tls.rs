@@ -73,6 +73,11 @@ impl ResolvesServerCert for CertificateResolver {
     }
 }
 
+/// The certificate resolver HTTPS and HTTP/3 share.
+pub fn resolver(router: Arc<Router>) -> Arc<dyn ResolvesServerCert> {
+    Arc::new(CertificateResolver { router })
+}
+
 /// The HTTPS listener's configuration: certificates from the router, ALPN h2 then HTTP/1.1.
 pub fn server_config(router: Arc<Router>) -> Result<Arc<rustls::ServerConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
