@@ -704,3 +704,76 @@ async fn on_demand_tls_issues_only_for_hosts_the_endpoint_approves() {
         ]
     );
 }
+
+/// A renewal that fails (the ACME directory is a closed port on loopback) is logged and retried with a
+/// doubling wait, never in a tight loop; the window and first wait are the manager's (injected here: renew
+/// 100 days before expiry, first retry after 50 ms). The task ends once its host is no longer wanted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_renewals_are_retried_with_a_growing_backoff() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    if std::env::var_os("KAMAL_PROXY_TEST_LOGS").is_none() {
+        kamal_proxy::logging::set_silent(true);
+    }
+    kamal_proxy::logging::start_capture();
+    let work = tempfile::tempdir().expect("dir");
+    let cache = work.path().join("scoped");
+    std::fs::create_dir_all(&cache).expect("mkdir");
+    let certificate = issue_certificate(
+        work.path(),
+        &["backoff.test"],
+        Some(Duration::from_secs(90 * 86_400)),
+    );
+    let chain = std::fs::read_to_string(&certificate.certificate_path).expect("cert");
+    std::fs::write(
+        cache.join("backoff.test"),
+        format!("{}{chain}", certificate.leaf_key.serialize_pem()),
+    )
+    .expect("write");
+
+    let manager = Arc::new(kamal_proxy::acme::Manager::with_renewal(
+        Vec::new(),
+        Duration::from_secs(100 * 86_400),
+        Duration::from_millis(50),
+    ));
+    assert!(
+        manager.cached(&cache, "backoff.test").is_some(),
+        "valid for 90 more days"
+    );
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let wanted = Arc::new(AtomicBool::new(true));
+    let still_wanted: kamal_proxy::acme::StillWanted = {
+        let (attempts, wanted) = (attempts.clone(), wanted.clone());
+        Arc::new(move || {
+            attempts.fetch_add(1, Ordering::SeqCst);
+            wanted.load(Ordering::SeqCst)
+        })
+    };
+    let directory = format!("http://127.0.0.1:{}/dir", free_port());
+    manager.watch_renewal(&directory, &cache, "backoff.test", still_wanted.clone());
+    manager.watch_renewal(&directory, &cache, "backoff.test", still_wanted);
+
+    // Attempts at 0, 50, 150, 350 and 750 ms: five in the first second, one task only.
+    let failures = || {
+        kamal_proxy::logging::captured()
+            .iter()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|line| line["msg"] == "Unable to renew certificate" && line["host"] == "backoff.test")
+            .map(|line| line["retry_in"].as_str().unwrap_or_default().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert!(eventually(Duration::from_secs(10), || async { failures().len() >= 3 }).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let retries = failures();
+    assert!(retries.len() <= 6, "no tight loop: {retries:?}");
+    assert_eq!(retries[..3], ["0.05s", "0.1s", "0.2s"]);
+
+    // The old certificate is still served while renewal keeps failing.
+    assert!(manager.cached(&cache, "backoff.test").is_some());
+    wanted.store(false, Ordering::SeqCst);
+    let settled = attempts.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    assert!(
+        attempts.load(Ordering::SeqCst) <= settled + 1,
+        "the task ends once the host is not wanted"
+    );
+}
