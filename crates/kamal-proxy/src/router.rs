@@ -58,6 +58,11 @@ fn route_in(registry: &Registry, host: &str, path: &str) -> Option<Matched> {
 /// The ACME settings for `server_name`: its service has TLS on without a static certificate, and either
 /// lists the name among its hosts (autocert's `HostWhitelist`) or approves names on demand.
 fn automatic_tls_in(registry: &Registry, server_name: &str) -> Option<AutomaticTls> {
+    // The name becomes a cache file name; rustls only passes DNS names, but on-demand hosts come from
+    // anyone, so nothing that could leave the directory or name the account key gets that far.
+    if server_name.is_empty() || server_name.starts_with('.') || server_name.contains(['/', '\\', '+']) {
+        return None;
+    }
     let matched = route_in(registry, server_name, "/")?;
     let config = matched.service.config();
     let options = &config.options;
