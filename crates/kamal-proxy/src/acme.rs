@@ -1,7 +1,6 @@
-//! Automatic certificates with ACME (RFC 8555, §6.4): an account, an order per host, the HTTP-01 challenge
-//! answered by the proxy's own HTTP listener, and the certificate cached on disk in the layout of Go's
-//! `autocert.DirCache`, so certificates the Go proxy obtained are served after an image swap and ours are
-//! readable by it:
+//! Automatic certificates with ACME (RFC 8555, §6.4): an account, an order per host, a challenge answered by
+//! the proxy itself, and the certificate cached on disk in the layout of Go's `autocert.DirCache`, so
+//! certificates the Go proxy obtained are served after an image swap and ours are readable by it:
 //!
 //! ```text
 //! <acme_cache_path>/<sha256-hex(acme_directory)>/acme_account+key   account key (PEM)
@@ -9,12 +8,21 @@
 //! ```
 //!
 //! Issuance happens on the first TLS handshake for a host (as autocert does): the handshake waits for it.
-//! Only HTTP-01 is answered (Go also answers TLS-ALPN-01). Renewal before expiry is not done yet.
+//! Challenges are tried in autocert's order: TLS-ALPN-01 (RFC 8737, answered on the HTTPS port to `acme-tls/1`
+//! handshakes), then HTTP-01 (answered on the HTTP port) on a fresh order when the first fails.
+//!
+//! Renewal: a certificate in memory is renewed in the background [`RENEW_BEFORE`] its expiry (autocert's
+//! `RenewBefore`), while the old one keeps being served; failures are retried with a growing backoff. An
+//! expired certificate counts as missing, so the next handshake waits for a new one.
+//!
+//! On-demand TLS (§6.5) decides which hosts may get a certificate: see [`on_demand`].
 
-use std::collections::HashMap;
+pub mod on_demand;
+
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -38,6 +46,16 @@ const ACCOUNT_KEY_FILE: &str = "acme_account+key";
 /// How long one issuance may take before the handshake waiting for it gives up.
 pub const ISSUANCE_TIMEOUT: Duration = Duration::from_secs(60);
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
+/// autocert's `RenewBefore` default: 30 days.
+pub const RENEW_BEFORE: Duration = Duration::from_secs(720 * 3600);
+/// The first wait after a failed renewal; it doubles up to [`MAX_RENEWAL_RETRY`].
+pub const FIRST_RENEWAL_RETRY: Duration = Duration::from_secs(60);
+const MAX_RENEWAL_RETRY: Duration = Duration::from_secs(3600);
+/// A renewal task wakes at least this often to see whether its host is still served (and the clock moved).
+const RENEWAL_CHECK_INTERVAL: Duration = Duration::from_secs(3600);
+
+const TLS_ALPN_01: &str = "tls-alpn-01";
+const HTTP_01: &str = "http-01";
 
 /// The cache directory for one ACME directory URL: `<cache path>/<sha256-hex(url)>` (§2.1).
 pub fn scoped_cache_directory(cache_path: &str, directory_url: &str) -> PathBuf {
@@ -46,16 +64,38 @@ pub fn scoped_cache_directory(cache_path: &str, directory_url: &str) -> PathBuf 
     Path::new(cache_path).join(hex)
 }
 
-/// Issues and caches certificates; shared by every service (each names its directory and cache path).
-#[derive(Debug, Default)]
+/// A certificate in memory with the expiry of its leaf.
+#[derive(Debug, Clone)]
+struct Cached {
+    key: Arc<CertifiedKey>,
+    not_after: SystemTime,
+}
+
+/// Whether a renewal task should go on: false once no service serves the host any more.
+pub type StillWanted = Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// Issues, caches and renews certificates; shared by every service (each names its directory and cache path).
+#[derive(Debug)]
 pub struct Manager {
-    certificates: Mutex<HashMap<PathBuf, Arc<CertifiedKey>>>,
+    certificates: Mutex<HashMap<PathBuf, Cached>>,
     /// HTTP-01 token → key authorization, while a challenge is pending.
     challenges: Mutex<HashMap<String, String>>,
-    /// One issuance at a time per host file; later handshakes wait for the first.
-    issuing: tokio::sync::Mutex<()>,
+    /// Host → TLS-ALPN-01 challenge certificate, while a challenge is pending.
+    alpn_challenges: Mutex<HashMap<String, Arc<CertifiedKey>>>,
+    /// One issuance at a time per cache file; later handshakes for it wait for the first.
+    issuing: Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+    /// Cache files with a renewal task running.
+    renewing: Mutex<HashSet<PathBuf>>,
     /// Extra trust roots for the ACME server's own HTTPS (a test CA such as pebble's); the web PKI otherwise.
     extra_roots: Vec<CertificateDer<'static>>,
+    renew_before: Duration,
+    first_retry: Duration,
+}
+
+impl Default for Manager {
+    fn default() -> Self {
+        Self::new(Vec::new())
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -64,10 +104,30 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Manager {
     pub fn new(extra_roots: Vec<CertificateDer<'static>>) -> Self {
+        Self::with_renewal(extra_roots, RENEW_BEFORE, FIRST_RENEWAL_RETRY)
+    }
+
+    /// A manager that renews `renew_before` expiry and first retries a failed renewal after `first_retry`.
+    pub fn with_renewal(
+        extra_roots: Vec<CertificateDer<'static>>,
+        renew_before: Duration,
+        first_retry: Duration,
+    ) -> Self {
         Self {
+            certificates: Mutex::default(),
+            challenges: Mutex::default(),
+            alpn_challenges: Mutex::default(),
+            issuing: Mutex::default(),
+            renewing: Mutex::default(),
             extra_roots,
-            ..Self::default()
+            renew_before,
+            first_retry,
         }
+    }
+
+    /// TLS for outgoing requests to an on-demand endpoint: the web PKI plus the extra roots.
+    pub fn outgoing_tls(&self) -> Result<Arc<rustls::ClientConfig>, String> {
+        client_tls(&self.extra_roots)
     }
 
     /// The key authorization for an HTTP-01 token, if one of our challenges is pending.
@@ -75,17 +135,42 @@ impl Manager {
         lock(&self.challenges).get(token).cloned()
     }
 
-    /// A certificate already in memory or in the cache directory (Go's files included); no network.
+    /// The TLS-ALPN-01 challenge certificate for `host`, if one of our challenges is pending.
+    pub fn alpn_challenge(&self, host: &str) -> Option<Arc<CertifiedKey>> {
+        lock(&self.alpn_challenges)
+            .get(host.trim_end_matches('.'))
+            .cloned()
+    }
+
+    /// A certificate still valid, in memory or in the cache directory (Go's files included); no network.
     pub fn cached(&self, cache_directory: &Path, host: &str) -> Option<Arc<CertifiedKey>> {
-        let host = host.trim_end_matches('.');
-        let file = cache_directory.join(host);
-        if let Some(certificate) = lock(&self.certificates).get(&file) {
-            return Some(certificate.clone());
+        let file = cache_directory.join(host.trim_end_matches('.'));
+        let now = SystemTime::now();
+        if let Some(cached) = lock(&self.certificates).get(&file) {
+            if cached.not_after > now {
+                return Some(cached.key.clone());
+            }
         }
         let pem = std::fs::read(&file).ok()?;
-        let certificate = parse_cached(&pem).ok()?;
-        lock(&self.certificates).insert(file, certificate.clone());
-        Some(certificate)
+        let cached = parse_cached_entry(&pem).ok()?;
+        if cached.not_after <= now {
+            return None;
+        }
+        lock(&self.certificates).insert(file, cached.clone());
+        Some(cached.key)
+    }
+
+    /// Whether the cache holds an entry for `host` or `<host>+rsa` (autocert's keys), valid or not: the
+    /// on-demand check is skipped for such hosts (§6.5).
+    pub fn has_cache_entry(&self, cache_directory: &Path, host: &str) -> bool {
+        let host = host.trim_end_matches('.');
+        [host.to_string(), format!("{host}+rsa")]
+            .iter()
+            .any(|name| cache_directory.join(name).is_file())
+    }
+
+    fn issuing_lock(&self, file: &Path) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.issuing).entry(file.to_path_buf()).or_default().clone()
     }
 
     /// Returns the host's certificate, obtaining one from the directory first when none is cached.
@@ -95,7 +180,9 @@ impl Manager {
         cache_directory: &Path,
         host: &str,
     ) -> Result<Arc<CertifiedKey>, String> {
-        let _one_at_a_time = self.issuing.lock().await;
+        let host = host.trim_end_matches('.');
+        let one_at_a_time = self.issuing_lock(&cache_directory.join(host));
+        let _one_at_a_time = one_at_a_time.lock().await;
         if let Some(certificate) = self.cached(cache_directory, host) {
             return Ok(certificate);
         }
@@ -103,21 +190,125 @@ impl Manager {
             "Obtaining certificate",
             &[("host", json!(host)), ("directory", json!(directory_url))],
         );
-        let result =
-            tokio::time::timeout(ISSUANCE_TIMEOUT, self.issue(directory_url, cache_directory, host)).await;
-        match result {
-            Ok(Ok(certificate)) => {
+        match self.issue_in_time(directory_url, cache_directory, host).await {
+            Ok(certificate) => {
                 logging::info("Obtained certificate", &[("host", json!(host))]);
                 Ok(certificate)
             }
-            Ok(Err(error)) => {
+            Err(error) => {
                 logging::error(
                     "Unable to obtain certificate",
                     &[("host", json!(host)), ("error", json!(error))],
                 );
                 Err(error)
             }
+        }
+    }
+
+    async fn issue_in_time(
+        &self,
+        directory_url: &str,
+        cache_directory: &Path,
+        host: &str,
+    ) -> Result<Arc<CertifiedKey>, String> {
+        match tokio::time::timeout(ISSUANCE_TIMEOUT, self.issue(directory_url, cache_directory, host)).await {
+            Ok(result) => result,
             Err(_) => Err(format!("obtaining a certificate for {host} timed out")),
+        }
+    }
+
+    /// Keeps the host's certificate renewed from now on, unless a task already does (§6.4: 30 days before
+    /// expiry). `still_wanted` is asked before each renewal; the task ends when it says no.
+    pub fn watch_renewal(
+        self: &Arc<Self>,
+        directory_url: &str,
+        cache_directory: &Path,
+        host: &str,
+        still_wanted: StillWanted,
+    ) {
+        let host = host.trim_end_matches('.').to_string();
+        let file = cache_directory.join(&host);
+        if !lock(&self.renewing).insert(file.clone()) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            lock(&self.renewing).remove(&file);
+            return;
+        };
+        let manager = self.clone();
+        let directory_url = directory_url.to_string();
+        let cache_directory = cache_directory.to_path_buf();
+        runtime.spawn(async move {
+            manager
+                .renew_while_wanted(&directory_url, &cache_directory, &host, still_wanted)
+                .await;
+            lock(&manager.renewing).remove(&cache_directory.join(&host));
+        });
+    }
+
+    fn not_after(&self, file: &Path) -> Option<SystemTime> {
+        lock(&self.certificates).get(file).map(|cached| cached.not_after)
+    }
+
+    async fn renew_while_wanted(
+        &self,
+        directory_url: &str,
+        cache_directory: &Path,
+        host: &str,
+        still_wanted: StillWanted,
+    ) {
+        let file = cache_directory.join(host);
+        let mut retry = self.first_retry;
+        loop {
+            let Some(not_after) = self.not_after(&file) else {
+                return;
+            };
+            let due = not_after
+                .checked_sub(self.renew_before)
+                .unwrap_or(SystemTime::UNIX_EPOCH);
+            let wait = due.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
+            if !wait.is_zero() {
+                // Wakes now and then rather than sleeping for months: the host may have gone.
+                tokio::time::sleep(wait.min(RENEWAL_CHECK_INTERVAL)).await;
+                if !still_wanted() {
+                    return;
+                }
+                continue;
+            }
+            if !still_wanted() {
+                return;
+            }
+            let result = {
+                let one_at_a_time = self.issuing_lock(&file);
+                let _one_at_a_time = one_at_a_time.lock().await;
+                // An issuance that just happened (an expired certificate replaced at a handshake) counts.
+                if self.not_after(&file).is_some_and(|current| current > not_after) {
+                    continue;
+                }
+                logging::info(
+                    "Renewing certificate",
+                    &[("host", json!(host)), ("expires", json!(rfc3339(not_after)))],
+                );
+                self.issue_in_time(directory_url, cache_directory, host).await
+            };
+            match result {
+                Ok(_) => {
+                    logging::info("Renewed certificate", &[("host", json!(host))]);
+                    retry = self.first_retry;
+                }
+                Err(error) => {
+                    logging::error(
+                        "Unable to renew certificate",
+                        &[
+                            ("host", json!(host)),
+                            ("error", json!(error)),
+                            ("retry_in", json!(format!("{}s", retry.as_secs_f64()))),
+                        ],
+                    );
+                    tokio::time::sleep(retry).await;
+                    retry = (retry * 2).min(MAX_RENEWAL_RETRY);
+                }
+            }
         }
     }
 
@@ -131,24 +322,32 @@ impl Manager {
         let account_key = load_or_create_account_key(cache_directory)?;
         let mut client = Client::new(directory_url, account_key, &self.extra_roots).await?;
         client.register().await?;
-        let (order_url, order) = client
-            .post_json(
-                &client.directory_url("newOrder")?,
-                json!({"identifiers": [{"type": "dns", "value": host}]}),
-            )
-            .await
-            .and_then(|(response, body)| Ok((location(&response)?, body)))?;
-        let authorizations: Vec<String> = order["authorizations"]
-            .as_array()
-            .map(|urls| {
-                urls.iter()
-                    .filter_map(|url| url.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for authorization in &authorizations {
-            self.authorize(&mut client, authorization).await?;
+
+        // autocert's order: TLS-ALPN-01, then HTTP-01 on a new order (a failed authorization fails its order).
+        let mut failures = Vec::new();
+        let mut valid = None;
+        for kind in [TLS_ALPN_01, HTTP_01] {
+            match self.authorized_order(&mut client, host, kind).await {
+                Ok(order) => {
+                    valid = Some(order);
+                    break;
+                }
+                Err(error) => {
+                    logging::debug(
+                        "ACME challenge failed",
+                        &[
+                            ("host", json!(host)),
+                            ("challenge", json!(kind)),
+                            ("error", json!(error)),
+                        ],
+                    );
+                    failures.push(format!("{kind}: {error}"));
+                }
+            }
         }
+        let Some((order_url, order)) = valid else {
+            return Err(failures.join("; "));
+        };
 
         let key = rcgen::KeyPair::generate().map_err(|error| error.to_string())?;
         let csr = rcgen::CertificateParams::new(vec![host.to_string()])
@@ -167,16 +366,50 @@ impl Manager {
             .ok_or("valid order without a certificate URL")?;
         let (_, chain) = client.post(certificate_url, None).await?;
 
-        let mut cached = key.serialize_pem().into_bytes();
-        cached.extend_from_slice(&chain);
-        let certificate = parse_cached(&cached)?;
+        let mut entry = key.serialize_pem().into_bytes();
+        entry.extend_from_slice(&chain);
+        let cached = parse_cached_entry(&entry)?;
         let file = cache_directory.join(host);
-        write_private_file(&file, &cached)?;
-        lock(&self.certificates).insert(file, certificate.clone());
-        Ok(certificate)
+        write_private_file(&file, &entry)?;
+        lock(&self.certificates).insert(file, cached.clone());
+        Ok(cached.key)
     }
 
-    async fn authorize(&self, client: &mut Client, authorization_url: &str) -> Result<(), String> {
+    /// A new order for `host` with every authorization made valid through `kind`: `(order URL, order)`.
+    async fn authorized_order(
+        &self,
+        client: &mut Client,
+        host: &str,
+        kind: &str,
+    ) -> Result<(String, Value), String> {
+        let (order_url, order) = client
+            .post_json(
+                &client.directory_url("newOrder")?,
+                json!({"identifiers": [{"type": "dns", "value": host}]}),
+            )
+            .await
+            .and_then(|(response, body)| Ok((location(&response)?, body)))?;
+        let authorizations: Vec<String> = order["authorizations"]
+            .as_array()
+            .map(|urls| {
+                urls.iter()
+                    .filter_map(|url| url.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for authorization in &authorizations {
+            self.authorize(client, authorization, host, kind).await?;
+        }
+        Ok((order_url, order))
+    }
+
+    async fn authorize(
+        &self,
+        client: &mut Client,
+        authorization_url: &str,
+        host: &str,
+        kind: &str,
+    ) -> Result<(), String> {
         let (_, body) = client.post(authorization_url, None).await?;
         let authorization: Value = serde_json::from_slice(&body).map_err(|error| error.to_string())?;
         if authorization["status"] == "valid" {
@@ -184,8 +417,8 @@ impl Manager {
         }
         let challenge = authorization["challenges"]
             .as_array()
-            .and_then(|challenges| challenges.iter().find(|challenge| challenge["type"] == "http-01"))
-            .ok_or("no http-01 challenge offered")?;
+            .and_then(|challenges| challenges.iter().find(|challenge| challenge["type"] == kind))
+            .ok_or_else(|| format!("no {kind} challenge offered"))?;
         let token = challenge["token"]
             .as_str()
             .ok_or("challenge without a token")?
@@ -195,27 +428,169 @@ impl Manager {
             .ok_or("challenge without a URL")?
             .to_string();
         let key_authorization = format!("{token}.{}", client.thumbprint());
-        lock(&self.challenges).insert(token.clone(), key_authorization);
+        if kind == TLS_ALPN_01 {
+            let certificate = alpn_challenge_certificate(host, &key_authorization)?;
+            lock(&self.alpn_challenges).insert(host.to_string(), certificate);
+        } else {
+            lock(&self.challenges).insert(token.clone(), key_authorization);
+        }
         let result = async {
             client.post_json(&url, json!({})).await?;
             client.poll(authorization_url, "valid").await
         }
         .await;
-        lock(&self.challenges).remove(&token);
+        if kind == TLS_ALPN_01 {
+            lock(&self.alpn_challenges).remove(host);
+        } else {
+            lock(&self.challenges).remove(&token);
+        }
         result.map(|_| ())
     }
 }
 
+/// RFC 8737: a self-signed certificate for `host` whose critical `id-pe-acmeIdentifier` extension holds the
+/// SHA-256 of the key authorization; served to `acme-tls/1` handshakes while the challenge is pending.
+fn alpn_challenge_certificate(host: &str, key_authorization: &str) -> Result<Arc<CertifiedKey>, String> {
+    let digest = ring::digest::digest(&ring::digest::SHA256, key_authorization.as_bytes());
+    let key = rcgen::KeyPair::generate().map_err(|error| error.to_string())?;
+    let mut params =
+        rcgen::CertificateParams::new(vec![host.to_string()]).map_err(|error| error.to_string())?;
+    params
+        .custom_extensions
+        .push(rcgen::CustomExtension::new_acme_identifier(digest.as_ref()));
+    let certificate = params.self_signed(&key).map_err(|error| error.to_string())?;
+    let private_key = PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let signing_key =
+        rustls::crypto::ring::sign::any_supported_type(&private_key).map_err(|error| error.to_string())?;
+    // Not `tls::certified_key`: its key check parses the certificate with webpki, which refuses the
+    // critical acmeIdentifier extension; the key is the one just used to sign it.
+    Ok(Arc::new(CertifiedKey::new(
+        vec![certificate.der().clone()],
+        signing_key,
+    )))
+}
+
+/// `time` as RFC 3339 in UTC (for log fields).
+fn rfc3339(time: SystemTime) -> String {
+    let seconds = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs() as i64)
+        .unwrap_or_default();
+    let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
+    let second_of_day = seconds.rem_euclid(86_400);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        second_of_day / 3600,
+        (second_of_day / 60) % 60,
+        second_of_day % 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (the inverse of [`civil_from_days`]).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_index = if month > 2 { month - 3 } else { month + 9 };
+    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// The `notAfter` of an X.509 certificate (RFC 5280 §4.1.2.5: UTCTime or GeneralizedTime, in UTC).
+pub fn certificate_not_after(der: &[u8]) -> Option<SystemTime> {
+    let (certificate, _) = der_element(der, 0x30)?;
+    let (tbs, _) = der_element(certificate, 0x30)?;
+    let mut rest = tbs;
+    if rest.first() == Some(&0xa0) {
+        rest = der_skip(rest)?; // version
+    }
+    for _ in 0..3 {
+        rest = der_skip(rest)?; // serial, signature algorithm, issuer
+    }
+    let (validity, _) = der_element(rest, 0x30)?;
+    let after_not_before = der_skip(validity)?;
+    let tag = *after_not_before.first()?;
+    let (time, _) = der_element(after_not_before, tag)?;
+    let text = std::str::from_utf8(time).ok()?.strip_suffix('Z')?;
+    let (year, rest) = match tag {
+        0x17 => {
+            let year: i64 = text.get(..2)?.parse().ok()?;
+            (if year < 50 { 2000 + year } else { 1900 + year }, text.get(2..)?)
+        }
+        0x18 => (text.get(..4)?.parse().ok()?, text.get(4..)?),
+        _ => return None,
+    };
+    let field = |index: usize| -> Option<i64> { rest.get(index..index + 2)?.parse().ok() };
+    let days = days_from_civil(year, field(0)?, field(2)?);
+    let seconds = days * 86_400 + field(4)? * 3600 + field(6)? * 60 + field(8)?;
+    let seconds = u64::try_from(seconds).ok()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(seconds))
+}
+
+/// The content of the DER element at the start of `input` if it has `tag`, and what follows it.
+fn der_element(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    if *input.first()? != tag {
+        return None;
+    }
+    let first = usize::from(*input.get(1)?);
+    let (length, header) = if first < 0x80 {
+        (first, 2)
+    } else {
+        let count = first & 0x7f;
+        if count == 0 || count > 4 {
+            return None;
+        }
+        let bytes = input.get(2..2 + count)?;
+        (
+            bytes
+                .iter()
+                .fold(0usize, |length, byte| (length << 8) | usize::from(*byte)),
+            2 + count,
+        )
+    };
+    let end = header.checked_add(length)?;
+    Some((input.get(header..end)?, input.get(end..)?))
+}
+
+/// What follows the DER element at the start of `input`, whatever its tag.
+fn der_skip(input: &[u8]) -> Option<&[u8]> {
+    der_element(input, *input.first()?).map(|(_, rest)| rest)
+}
+
 /// `autocert`'s cache entry: a private key PEM block, then the certificate chain.
 pub fn parse_cached(pem: &[u8]) -> Result<Arc<CertifiedKey>, String> {
+    parse_cached_entry(pem).map(|cached| cached.key)
+}
+
+fn parse_cached_entry(pem: &[u8]) -> Result<Cached, String> {
     let key = PrivateKeyDer::from_pem_slice(pem).map_err(|error| format!("cached key: {error}"))?;
     let chain = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| format!("cached certificate: {error}"))?;
-    if chain.is_empty() {
-        return Err("cached entry has no certificate".to_string());
-    }
-    crate::tls::certified_key(chain, &key)
+    let leaf = chain.first().ok_or("cached entry has no certificate")?;
+    let not_after = certificate_not_after(leaf).ok_or("cached certificate: unreadable validity")?;
+    Ok(Cached {
+        key: crate::tls::certified_key(chain, &key)?,
+        not_after,
+    })
 }
 
 fn create_private_directory(path: &Path) -> Result<(), String> {
@@ -224,11 +599,23 @@ fn create_private_directory(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Written beside the target and renamed over it, so readers (the Go proxy too) never see half a file.
 fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), String> {
-    let temporary = path.with_extension("tmp");
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let unique = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos())
+        .unwrap_or_default();
+    let temporary = path.with_file_name(format!(".{name}.{}.{unique}.tmp", std::process::id()));
     std::fs::write(&temporary, contents).map_err(|error| format!("{}: {error}", temporary.display()))?;
     set_mode(&temporary, 0o600);
-    std::fs::rename(&temporary, path).map_err(|error| format!("{}: {error}", path.display()))
+    std::fs::rename(&temporary, path).map_err(|error| {
+        let _ = std::fs::remove_file(&temporary);
+        format!("{}: {error}", path.display())
+    })
 }
 
 fn set_mode(path: &Path, mode: u32) {
@@ -330,23 +717,12 @@ impl Client {
         key: EcdsaKeyPair,
         extra_roots: &[CertificateDer<'static>],
     ) -> Result<Self, String> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        for root in extra_roots {
-            roots.add(root.clone()).map_err(|error| error.to_string())?;
-        }
-        let tls =
-            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .map_err(|error| error.to_string())?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
         let mut client = Self {
             directory: Value::Null,
             key,
             account_url: None,
             nonce: None,
-            tls: Arc::new(tls),
+            tls: client_tls(extra_roots)?,
         };
         let (_, body) = client.send(Method::GET, directory_url, None).await?;
         client.directory =
@@ -486,36 +862,8 @@ impl Client {
         url: &str,
         body: Option<Vec<u8>>,
     ) -> Result<(http::response::Parts, Bytes), String> {
-        let uri: Uri = url.parse().map_err(|error| format!("{url}: {error}"))?;
-        let host = uri.host().ok_or_else(|| format!("{url}: no host"))?.to_string();
-        let https = uri.scheme_str() == Some("https");
-        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let stream = tokio::net::TcpStream::connect((host.as_str(), port))
-            .await
-            .map_err(|error| format!("{url}: {error}"))?;
-        let mut request = Request::builder()
-            .method(method)
-            .uri(uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
-            .header(header::HOST, uri.authority().map(|a| a.as_str()).unwrap_or(&host))
-            .header(header::USER_AGENT, "kamal-proxy");
-        if body.is_some() {
-            request = request.header(header::CONTENT_TYPE, "application/jose+json");
-        }
-        let request = request
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
-            .map_err(|error| error.to_string())?;
-        let response = if https {
-            let name = ServerName::try_from(host.clone()).map_err(|error| error.to_string())?;
-            let stream = tokio_rustls::TlsConnector::from(self.tls.clone())
-                .connect(name, stream)
-                .await
-                .map_err(|error| format!("{url}: {error}"))?;
-            exchange(TokioIo::new(stream), request).await
-        } else {
-            exchange(TokioIo::new(stream), request).await
-        }
-        .map_err(|error| format!("{url}: {error}"))?;
-        let (parts, body) = response.into_parts();
+        let request = request(method, url, body)?;
+        let (parts, body) = send_request(&self.tls, url, request).await?.into_parts();
         let bytes = body
             .collect()
             .await
@@ -523,6 +871,71 @@ impl Client {
             .to_bytes();
         Ok((parts, bytes))
     }
+}
+
+/// TLS for outgoing HTTPS (the ACME server, an on-demand endpoint): the web PKI plus `extra_roots`.
+pub(crate) fn client_tls(
+    extra_roots: &[CertificateDer<'static>],
+) -> Result<Arc<rustls::ClientConfig>, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for root in extra_roots {
+        roots.add(root.clone()).map_err(|error| error.to_string())?;
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|error| error.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(tls))
+}
+
+/// A request for `url` in origin form with the URL's own `Host`.
+pub(crate) fn request(
+    method: Method,
+    url: &str,
+    body: Option<Vec<u8>>,
+) -> Result<Request<Full<Bytes>>, String> {
+    let uri: Uri = url.parse().map_err(|error| format!("{url}: {error}"))?;
+    let host = uri.host().ok_or_else(|| format!("{url}: no host"))?;
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
+        .header(header::HOST, uri.authority().map(|a| a.as_str()).unwrap_or(host))
+        .header(header::USER_AGENT, "kamal-proxy");
+    if body.is_some() {
+        request = request.header(header::CONTENT_TYPE, "application/jose+json");
+    }
+    request
+        .body(Full::new(Bytes::from(body.unwrap_or_default())))
+        .map_err(|error| error.to_string())
+}
+
+/// Sends `request` to `url`'s host over a new connection (TLS for `https`); redirects are not followed.
+pub(crate) async fn send_request(
+    tls: &Arc<rustls::ClientConfig>,
+    url: &str,
+    request: Request<Full<Bytes>>,
+) -> Result<http::Response<hyper::body::Incoming>, String> {
+    let uri: Uri = url.parse().map_err(|error| format!("{url}: {error}"))?;
+    let host = uri.host().ok_or_else(|| format!("{url}: no host"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    let https = uri.scheme_str() == Some("https");
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let stream = tokio::net::TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(|error| format!("{url}: {error}"))?;
+    if https {
+        let name = ServerName::try_from(host).map_err(|error| error.to_string())?;
+        let stream = tokio_rustls::TlsConnector::from(tls.clone())
+            .connect(name, stream)
+            .await
+            .map_err(|error| format!("{url}: {error}"))?;
+        exchange(TokioIo::new(stream), request).await
+    } else {
+        exchange(TokioIo::new(stream), request).await
+    }
+    .map_err(|error| format!("{url}: {error}"))
 }
 
 async fn exchange<I>(
@@ -558,6 +971,75 @@ mod tests {
         assert_eq!(
             scoped_cache_directory("/c", crate::service::options::ACME_STAGING_DIRECTORY),
             Path::new("/c/67f2750652314251daad76f012141d33c9f7290f4f8ebb0a006a7f02d394a904")
+        );
+    }
+
+    fn days(days: i64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(days * 86_400).expect("after 1970"))
+    }
+
+    #[test]
+    fn expiry_is_read_from_utc_and_generalized_times() {
+        for (year, month, day) in [(2031, 5, 17), (2051, 1, 2)] {
+            let key = rcgen::KeyPair::generate().expect("key");
+            let mut params = rcgen::CertificateParams::new(vec!["x.test".to_string()]).expect("params");
+            params.not_after = rcgen::date_time_ymd(year, month, day);
+            let certificate = params.self_signed(&key).expect("certificate");
+            let expected = days(days_from_civil(i64::from(year), i64::from(month), i64::from(day)));
+            assert_eq!(certificate_not_after(certificate.der()), Some(expected));
+        }
+        assert_eq!(civil_from_days(days_from_civil(2024, 2, 29)), (2024, 2, 29));
+        assert_eq!(
+            rfc3339(days(19_000) + Duration::from_secs(3723)),
+            "2022-01-08T01:02:03Z"
+        );
+        assert_eq!(certificate_not_after(b"\x30\x03\x02\x01"), None);
+    }
+
+    #[test]
+    fn tls_alpn_challenge_certificates_carry_the_critical_acme_identifier() {
+        let certificate = alpn_challenge_certificate("alpn.test", "token.thumbprint").expect("certificate");
+        let der = certificate.cert[0].as_ref();
+        let digest = ring::digest::digest(&ring::digest::SHA256, b"token.thumbprint");
+        // id-pe-acmeIdentifier (1.3.6.1.5.5.7.1.31), critical TRUE, OCTET STRING { OCTET STRING digest }.
+        let mut extension = vec![0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x1f];
+        extension.extend([0x01, 0x01, 0xff, 0x04, 0x22, 0x04, 0x20]);
+        extension.extend_from_slice(digest.as_ref());
+        assert!(der.windows(extension.len()).any(|window| window == extension));
+        assert!(der.windows(9).any(|window| window == b"alpn.test"));
+    }
+
+    #[test]
+    fn expired_cache_entries_count_as_missing_and_writes_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let directory = tempfile::tempdir().expect("dir");
+        let cache = directory.path().join("scoped");
+        create_private_directory(&cache).expect("mkdir");
+        let entry = |year: i32| {
+            let key = rcgen::KeyPair::generate().expect("key");
+            let mut params = rcgen::CertificateParams::new(vec!["x.test".to_string()]).expect("params");
+            params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+            params.not_after = rcgen::date_time_ymd(year, 1, 1);
+            let certificate = params.self_signed(&key).expect("certificate");
+            format!("{}{}", key.serialize_pem(), certificate.pem())
+        };
+        write_private_file(&cache.join("old.test"), entry(2001).as_bytes()).expect("write");
+        write_private_file(&cache.join("new.test"), entry(2090).as_bytes()).expect("write");
+        let manager = Manager::default();
+        assert!(manager.cached(&cache, "old.test").is_none(), "expired");
+        assert!(
+            manager.has_cache_entry(&cache, "old.test"),
+            "still an entry for on-demand"
+        );
+        assert!(manager.cached(&cache, "new.test.").is_some());
+        assert!(!manager.has_cache_entry(&cache, "none.test"));
+        let mode = |path: &Path| std::fs::metadata(path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&cache), 0o700);
+        assert_eq!(mode(&cache.join("new.test")), 0o600);
+        assert_eq!(
+            std::fs::read_dir(&cache).expect("list").count(),
+            2,
+            "no temporary files left"
         );
     }
 

@@ -107,7 +107,16 @@ pub async fn handle<B: ClientBody>(
     // Logs 499 if the client goes away before there is a response (hyper then drops this future).
     let mut in_progress = InProgress::new(facts, port, started, proxy.metrics.clone());
     let advertise_http3 = tls && request.version() != http::Version::HTTP_3;
-    let mut response = serve(&proxy, peer, tls, host, request, &mut in_progress.outcome).await;
+    let mut response = serve(
+        &proxy.router,
+        proxy.metrics.as_ref(),
+        peer,
+        tls,
+        host,
+        request,
+        &mut in_progress.outcome,
+    )
+    .await;
     if let Some(alt_svc) = proxy.alt_svc.as_ref().filter(|_| advertise_http3) {
         // Set before the handler in Go, so an upstream's own `Alt-Svc` replaces it.
         if !response.headers().contains_key(header::ALT_SVC) {
@@ -118,7 +127,8 @@ pub async fn handle<B: ClientBody>(
 }
 
 async fn serve<B: ClientBody>(
-    proxy: &Proxy,
+    router: &Router,
+    metrics: Option<&Arc<Metrics>>,
     peer: SocketAddr,
     tls: bool,
     host: String,
@@ -127,7 +137,16 @@ async fn serve<B: ClientBody>(
 ) -> Response<ProxyBody> {
     let raw_path = request.uri().path().to_string();
     let decoded_path = percent_decode(&raw_path);
-    let Some(matched) = proxy.router.route(&host, &decoded_path) else {
+    // The on-demand TLS check names its service: no routing, no redirect, no log line (§6.5).
+    let internal = request.extensions_mut().remove::<InternalRequest>();
+    let matched = match &internal {
+        Some(InternalRequest(service)) => Some(crate::router::Matched {
+            service: service.clone(),
+            prefix: "/".to_string(),
+        }),
+        None => router.route(&host, &decoded_path),
+    };
+    let Some(matched) = matched else {
         outcome.forwarded_for = first_forwarded_for(request.headers());
         return error_page(None, StatusCode::NOT_FOUND, None);
     };
@@ -147,7 +166,7 @@ async fn serve<B: ClientBody>(
         // HTTP-01 is answered before any redirect and never reaches the app (autocert's HTTPHandler).
         if config.options.tls_enabled && config.certificate.is_none() {
             outcome.service.clear();
-            return match proxy.router.acme_challenge(token) {
+            return match router.acme_challenge(token) {
                 Some(key_authorization) => {
                     let mut response = Response::new(body::full(key_authorization));
                     response
@@ -159,7 +178,7 @@ async fn serve<B: ClientBody>(
             };
         }
     }
-    if let Some(metrics) = &proxy.metrics {
+    if let Some(metrics) = metrics {
         let excluded = config
             .options
             .exclude_metrics_paths
@@ -178,8 +197,10 @@ async fn serve<B: ClientBody>(
         // The SNI chose a TLS service but the Host header routes to one without TLS (§6.7).
         return error_page(pages, StatusCode::SERVICE_UNAVAILABLE, None);
     }
-    if let Some(redirect) = redirect(&request, &host, tls, &config.options) {
-        return redirect;
+    if internal.is_none() {
+        if let Some(redirect) = redirect(&request, &host, tls, &config.options) {
+            return redirect;
+        }
     }
 
     if service.pause.state() != crate::service::pause::PauseState::Running
@@ -306,6 +327,67 @@ async fn serve<B: ClientBody>(
         add_writer_affinity(&mut response, config.options.writer_affinity_timeout);
     }
     response
+}
+
+/// Marks the on-demand TLS check's request to `service` (§6.5).
+#[derive(Clone)]
+struct InternalRequest(Arc<crate::service::Service>);
+
+/// The on-demand TLS check for a local path (§6.5): `GET <path_and_query>` with `Host: <host>` through
+/// `service`'s own handler chain (pause/stop, balancer, app), as plain HTTP without redirects. Returns the
+/// status and the first `body_limit` bytes of the body.
+///
+/// The handler takes hyper's own request body type, so the request travels over an in-memory HTTP/1.1
+/// connection rather than being built by hand.
+pub async fn serve_internal(
+    router: &Router,
+    service: Arc<crate::service::Service>,
+    host: String,
+    path_and_query: String,
+    body_limit: usize,
+) -> Result<(StatusCode, Vec<u8>), String> {
+    let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    let peer = SocketAddr::from(([127, 0, 0, 1], 0));
+    let handler = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(InternalRequest(service.clone()));
+        async move {
+            let host = request_host(&request);
+            let mut outcome = Outcome::default();
+            let response = serve(router, None, peer, false, host, request, &mut outcome).await;
+            // Only the status and the start of the body matter; the rest is never read.
+            let (mut parts, body) = response.into_parts();
+            let prefix = crate::acme::on_demand::read_prefix(body, body_limit).await;
+            parts.headers.remove(header::CONTENT_LENGTH);
+            parts.headers.remove(header::TRANSFER_ENCODING);
+            let body = http_body_util::Full::new(bytes::Bytes::from(prefix));
+            Ok::<_, Infallible>(Response::from_parts(parts, body))
+        }
+    });
+    let server = hyper::server::conn::http1::Builder::new()
+        .serve_connection(hyper_util::rt::TokioIo::new(server_io), handler);
+    let (mut sender, client) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(client_io))
+        .await
+        .map_err(|error| error.to_string())?;
+    let request = Request::get(path_and_query)
+        .header(header::HOST, host)
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .map_err(|error| error.to_string())?;
+    let exchange = async {
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|error| error.to_string())?;
+        let status = response.status();
+        let prefix = crate::acme::on_demand::read_prefix(response.into_body(), body_limit).await;
+        Ok((status, prefix))
+    };
+    let connections = async {
+        let _ = tokio::join!(server, client);
+    };
+    tokio::select! {
+        result = exchange => result,
+        _ = connections => Err("the internal connection closed".to_string()),
+    }
 }
 
 /// 499 is nginx's "client closed request"; it only ever reaches the log and the metrics.

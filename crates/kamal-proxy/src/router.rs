@@ -7,12 +7,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use rustls::sign::CertifiedKey;
 use serde_json::json;
 
-use crate::acme;
+use crate::acme::{self, on_demand};
 use crate::control::protocol::{
     DeployArgs, PauseArgs, RolloutDeployArgs, RolloutSetArgs, ServiceDescription, StopArgs,
 };
@@ -36,10 +36,63 @@ struct Registry {
     default_tls_hostname: Option<String>,
 }
 
+/// The ACME settings of the service a server name routes to (§6.4, §6.5).
+struct AutomaticTls {
+    service: Arc<Service>,
+    directory: String,
+    /// `<acme_cache_path>/<sha256(acme_directory)>`.
+    cache: PathBuf,
+    /// The on-demand endpoint, when the service approves hosts through it.
+    on_demand: Option<String>,
+}
+
+fn route_in(registry: &Registry, host: &str, path: &str) -> Option<Matched> {
+    let route = registry.table.lookup(host, path)?;
+    let service = registry.services.get(route.service)?.clone();
+    Some(Matched {
+        service,
+        prefix: route.prefix.to_string(),
+    })
+}
+
+/// The ACME settings for `server_name`: its service has TLS on without a static certificate, and either
+/// lists the name among its hosts (autocert's `HostWhitelist`) or approves names on demand.
+fn automatic_tls_in(registry: &Registry, server_name: &str) -> Option<AutomaticTls> {
+    // The name becomes a cache file name; rustls only passes DNS names, but on-demand hosts come from
+    // anyone, so nothing that could leave the directory or name the account key gets that far.
+    if server_name.is_empty() || server_name.starts_with('.') || server_name.contains(['/', '\\', '+']) {
+        return None;
+    }
+    let matched = route_in(registry, server_name, "/")?;
+    let config = matched.service.config();
+    let options = &config.options;
+    if !options.tls_enabled || config.certificate.is_some() {
+        return None;
+    }
+    let on_demand = (!options.tls_on_demand_url.is_empty()).then(|| options.tls_on_demand_url.clone());
+    if on_demand.is_none() && !options.hosts.iter().any(|host| host == server_name) {
+        return None;
+    }
+    let directory = if options.acme_directory.is_empty() {
+        acme::LETS_ENCRYPT_DIRECTORY.to_string()
+    } else {
+        options.acme_directory.clone()
+    };
+    let cache = acme::scoped_cache_directory(&options.acme_cache_path, &options.acme_directory);
+    drop(config);
+    Some(AutomaticTls {
+        service: matched.service,
+        directory,
+        cache,
+        on_demand,
+    })
+}
+
 #[derive(Debug)]
 pub struct Router {
-    registry: RwLock<Registry>,
-    pub acme: acme::Manager,
+    /// Shared with certificate renewal tasks, which ask whether their host is still served.
+    registry: Arc<RwLock<Registry>>,
+    pub acme: Arc<acme::Manager>,
     state_path: Option<PathBuf>,
     save_lock: Mutex<()>,
 }
@@ -54,8 +107,8 @@ impl Router {
     /// `state_path` of `None` keeps everything in memory (tests of routing alone).
     pub fn new(state_path: Option<PathBuf>) -> Self {
         Self {
-            registry: RwLock::new(Registry::default()),
-            acme: acme::Manager::default(),
+            registry: Arc::default(),
+            acme: Arc::default(),
             state_path,
             save_lock: Mutex::new(()),
         }
@@ -74,53 +127,122 @@ impl Router {
     }
 
     pub fn route(&self, host: &str, path: &str) -> Option<Matched> {
-        let registry = self.read();
-        let route = registry.table.lookup(host, path)?;
-        let service = registry.services.get(route.service)?.clone();
-        Some(Matched {
-            service,
-            prefix: route.prefix.to_string(),
-        })
+        route_in(&self.read(), host, path)
     }
 
     /// Trusts `roots` for the ACME server's HTTPS as well as the web PKI (a test CA).
-    pub fn with_acme_roots(mut self, roots: Vec<rustls::pki_types::CertificateDer<'static>>) -> Self {
-        self.acme = acme::Manager::new(roots);
+    pub fn with_acme_roots(self, roots: Vec<rustls::pki_types::CertificateDer<'static>>) -> Self {
+        self.with_acme(acme::Manager::new(roots))
+    }
+
+    /// Uses `manager` for automatic certificates (its renewal window, its trust roots).
+    pub fn with_acme(mut self, manager: acme::Manager) -> Self {
+        self.acme = Arc::new(manager);
         self
     }
 
-    /// The ACME settings of the TLS service `server_name` routes to, when it uses automatic certificates and
-    /// the name is one of its hosts (autocert's `HostWhitelist`): `(directory URL, scoped cache directory)`.
-    fn automatic_tls(&self, server_name: &str) -> Option<(String, PathBuf)> {
-        let matched = self.route(server_name, "/")?;
-        let config = matched.service.config();
-        let options = &config.options;
-        if !options.tls_enabled
-            || config.certificate.is_some()
-            || !options.hosts.iter().any(|host| host == server_name)
-        {
-            return None;
-        }
-        let directory = if options.acme_directory.is_empty() {
-            acme::LETS_ENCRYPT_DIRECTORY.to_string()
-        } else {
-            options.acme_directory.clone()
-        };
-        Some((
-            directory,
-            acme::scoped_cache_directory(&options.acme_cache_path, &options.acme_directory),
-        ))
+    fn automatic_tls(&self, server_name: &str) -> Option<AutomaticTls> {
+        automatic_tls_in(&self.read(), server_name)
     }
 
     /// Before a handshake: obtains the certificate for `server_name` if it needs one from ACME and none is
-    /// cached (the handshake waits, as with autocert). Errors are logged by the manager.
+    /// cached (the handshake waits, as with autocert), after the on-demand check for an on-demand service.
+    /// Errors are logged where they happen; the handshake then finds no certificate and fails.
     pub async fn prepare_certificate(&self, server_name: &str) {
-        let Some((directory, cache)) = self.automatic_tls(server_name) else {
+        let Some(automatic) = self.automatic_tls(server_name) else {
             return;
         };
-        if self.acme.cached(&cache, server_name).is_none() {
-            let _ = self.acme.obtain(&directory, &cache, server_name).await;
+        // The ACME server's `acme-tls/1` handshake for our own pending TLS-ALPN-01 challenge: the resolver
+        // answers it, and waiting for the issuance here would wait for ourselves.
+        if self.acme.alpn_challenge(server_name).is_some() {
+            return;
         }
+        if self.acme.cached(&automatic.cache, server_name).is_some() {
+            self.watch_renewal(&automatic, server_name);
+            return;
+        }
+        if let Some(endpoint) = &automatic.on_demand {
+            // A host with a cache entry was approved when it was issued (Go skips the check too).
+            if !self.acme.has_cache_entry(&automatic.cache, server_name)
+                && self
+                    .check_on_demand(&automatic.service, endpoint, server_name)
+                    .await
+                    .is_err()
+            {
+                return;
+            }
+        }
+        if self
+            .acme
+            .obtain(&automatic.directory, &automatic.cache, server_name)
+            .await
+            .is_ok()
+        {
+            self.watch_renewal(&automatic, server_name);
+        }
+    }
+
+    /// §6.5: asks the endpoint (the service itself for a path) whether `host` may get a certificate.
+    async fn check_on_demand(
+        &self,
+        service: &Arc<Service>,
+        endpoint: &str,
+        host: &str,
+    ) -> Result<(), String> {
+        let url = on_demand::check_url(endpoint, host);
+        let answer = if on_demand::is_local(endpoint) {
+            let internal = crate::proxy::serve_internal(
+                self,
+                service.clone(),
+                host.to_string(),
+                url.clone(),
+                on_demand::MAX_BODY_BYTES,
+            );
+            tokio::time::timeout(on_demand::CHECK_TIMEOUT, internal)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(format!(
+                        "GET {url}: timed out after {}s",
+                        on_demand::CHECK_TIMEOUT.as_secs()
+                    ))
+                })
+        } else {
+            match self.acme.outgoing_tls() {
+                Ok(tls) => on_demand::fetch_external(&tls, &url).await,
+                Err(error) => Err(error),
+            }
+        };
+        match answer {
+            Ok((status, body)) => on_demand::verdict(host, status, &body),
+            Err(error) => {
+                logging::warn(
+                    "TLS on-demand check failed",
+                    &[("host", json!(host)), ("error", json!(error))],
+                );
+                Err(error)
+            }
+        }
+    }
+
+    /// Starts renewing `host`'s certificate in the background, for as long as the same ACME settings still
+    /// serve it.
+    fn watch_renewal(&self, automatic: &AutomaticTls, host: &str) {
+        let registry: Weak<RwLock<Registry>> = Arc::downgrade(&self.registry);
+        let (directory, cache, name) = (
+            automatic.directory.clone(),
+            automatic.cache.clone(),
+            host.to_string(),
+        );
+        let still_wanted: acme::StillWanted = Arc::new(move || {
+            let Some(registry) = registry.upgrade() else {
+                return false;
+            };
+            let registry = registry.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            automatic_tls_in(&registry, &name)
+                .is_some_and(|current| current.directory == directory && current.cache == cache)
+        });
+        self.acme
+            .watch_renewal(&automatic.directory, &automatic.cache, host, still_wanted);
     }
 
     /// The answer to an HTTP-01 challenge request for a service with automatic certificates.
@@ -132,22 +254,23 @@ impl Router {
         self.read().default_tls_hostname.clone()
     }
 
-    /// The certificate for a handshake naming `server_name`: the service it routes to must have TLS on.
+    /// The certificate for a handshake naming `server_name`: the service it routes to must have TLS on. An
+    /// `acme-tls/1` handshake gets the TLS-ALPN-01 challenge certificate while that challenge is pending.
     pub fn certificate_for(&self, server_name: &str, acme_challenge: bool) -> Option<Arc<CertifiedKey>> {
         let matched = self.route(server_name, "/")?;
         let config = matched.service.config();
         if !config.options.tls_enabled {
             return None;
         }
-        if acme_challenge {
-            return None; // TLS-ALPN-01 is not answered; HTTP-01 is.
-        }
         if let Some(certificate) = &config.certificate {
-            return Some(certificate.clone());
+            return (!acme_challenge).then(|| certificate.clone());
         }
         drop(config);
-        let (_, cache) = self.automatic_tls(server_name)?;
-        self.acme.cached(&cache, server_name)
+        let automatic = self.automatic_tls(server_name)?;
+        if acme_challenge {
+            return self.acme.alpn_challenge(server_name);
+        }
+        self.acme.cached(&automatic.cache, server_name)
     }
 
     fn service(&self, name: &str) -> Result<Arc<Service>, String> {
@@ -615,16 +738,10 @@ fn initialize(name: &str, options: &ServiceOptions) -> Result<Initialized, Strin
     }
 }
 
-/// Settings accepted for compatibility whose behaviour arrives in part 2.
-fn inactive_settings(options: &ServiceOptions, _target_options: &TargetOptions) -> Vec<String> {
-    let mut inactive = Vec::new();
-    let mut note = |active: bool, name: &str| {
-        if active {
-            inactive.push(name.to_string());
-        }
-    };
-    note(!options.tls_on_demand_url.is_empty(), "tls-on-demand-url");
-    inactive
+/// Settings accepted for compatibility whose behaviour is missing: none at the moment; `list` and the
+/// deploy warning stay ready for the next one.
+fn inactive_settings(_options: &ServiceOptions, _target_options: &TargetOptions) -> Vec<String> {
+    Vec::new()
 }
 
 fn warn_inactive(name: &str, options: &ServiceOptions, target_options: &TargetOptions) {
@@ -647,7 +764,8 @@ fn rebuild(registry: &mut Registry) {
     if registry.default_tls_hostname.is_none() {
         registry.default_tls_hostname = configs.iter().find_map(|(_, config)| {
             let first = config.options.hosts.first()?;
-            (config.options.tls_enabled && !first.is_empty()).then(|| first.clone())
+            let on_demand = !config.options.tls_on_demand_url.is_empty();
+            (config.options.tls_enabled && !on_demand && !first.is_empty()).then(|| first.clone())
         });
     }
     registry.table = RoutingTable::build(configs.iter().map(|(name, config)| {

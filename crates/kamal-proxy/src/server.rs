@@ -449,6 +449,11 @@ async fn serve_connection(
                     }
                 },
             };
+            if tls::is_acme_challenge(stream.get_ref().1.alpn_protocol()) {
+                // A TLS-ALPN-01 validation: the handshake was the answer, no HTTP follows (RFC 8737 §3).
+                drop(open);
+                return;
+            }
             let h2 = stream.get_ref().1.alpn_protocol() == Some(tls::ALPN_H2);
             let service = service_fn(move |request| proxy::handle(proxy.clone(), peer, true, request));
             if h2 {

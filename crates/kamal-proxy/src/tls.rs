@@ -3,7 +3,9 @@
 //! Certificates belong to services: a deploy with `--tls-certificate-path`/`--tls-private-key-path` loads the
 //! pair once (a bad pair fails the deploy with `unable to load certificate`), and the resolver picks the
 //! certificate of the service the SNI routes to, as the Go proxy's `GetCertificate` does. Automatic (ACME)
-//! certificates come from [`crate::acme`]'s cache through the same resolver.
+//! certificates come from [`crate::acme`]'s cache through the same resolver, and a handshake offering
+//! `acme-tls/1` (the ACME server validating a TLS-ALPN-01 challenge, RFC 8737) gets the pending challenge's
+//! certificate instead; rustls then negotiates `acme-tls/1`, as the validator offers nothing else.
 
 use std::sync::Arc;
 
@@ -78,7 +80,14 @@ pub fn resolver(router: Arc<Router>) -> Arc<dyn ResolvesServerCert> {
     Arc::new(CertificateResolver { router })
 }
 
-/// The HTTPS listener's configuration: certificates from the router, ALPN h2 then HTTP/1.1.
+/// Whether a finished handshake negotiated `acme-tls/1`: a TLS-ALPN-01 validation, after which no HTTP is
+/// served (RFC 8737 §3), so the connection should be closed.
+pub fn is_acme_challenge(negotiated_alpn: Option<&[u8]>) -> bool {
+    negotiated_alpn == Some(ALPN_ACME_TLS)
+}
+
+/// The HTTPS listener's configuration: certificates from the router, ALPN h2 then HTTP/1.1 (and
+/// `acme-tls/1` for TLS-ALPN-01 validations).
 pub fn server_config(router: Arc<Router>) -> Result<Arc<rustls::ServerConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)

@@ -1,4 +1,4 @@
-//! Sending one request to a claimed target with hyper and streaming the answer back (§7.5, §7.7).
+//! Sending one request to a claimed target and streaming the answer back (§7.5, §7.7).
 //!
 //! The in-flight guard rides inside the response body, so a drain waits until the client has the whole
 //! response, and the body stops with an error if the drain cancels it. Upgrades (WebSockets) are spliced with
@@ -6,6 +6,7 @@
 
 pub mod headers;
 pub mod pool;
+pub mod upstream;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,13 +14,13 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode, Uri, Version};
+use http::{Request, Response, StatusCode, Version};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use serde_json::json;
-use tokio_util::sync::WaitForCancellationFutureOwned;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::futures::OwnedNotified;
 
 use crate::body::{BoxError, ProxyBody};
 use crate::logging;
@@ -58,16 +59,6 @@ pub async fn forward(
     let client_upgrade = upgrade_requested.then(|| hyper::upgrade::on(&mut request));
     let (mut parts, body) = request.into_parts();
     let target = guard.target().clone();
-    // Origin-form (`/path?query`), as hyper-util's client sends HTTP/1; CONNECT names the target itself.
-    let uri = if parts.method == http::Method::CONNECT {
-        Uri::try_from(target.address.as_str())
-    } else if path_and_query.starts_with('/') {
-        Uri::try_from(path_and_query)
-    } else {
-        Uri::try_from(format!("http://{}{}", target.address, path_and_query))
-    };
-    parts.uri = uri.map_err(|error| ForwardError::Unreachable(format!("invalid upstream URI: {error}")))?;
-    parts.version = Version::HTTP_11;
     headers::prepare_upstream_request(&mut parts.headers, context, upgrade_requested);
     if !parts.headers.contains_key(http::header::HOST) {
         // HTTP/2 clients send `:authority` instead; the upstream still gets the client's host (§7.2).
@@ -75,12 +66,25 @@ pub async fn forward(
             parts.headers.insert(http::header::HOST, host);
         }
     }
-    let upstream_request = Request::from_parts(parts, body);
+    // Origin-form (`/path?query`); CONNECT names the target itself.
+    let absolute;
+    let request_target = if parts.method == http::Method::CONNECT {
+        target.address.as_str()
+    } else if path_and_query.starts_with('/') {
+        path_and_query
+    } else {
+        absolute = format!("http://{}{}", target.address, path_and_query);
+        absolute.as_str()
+    };
+    let outgoing = upstream::Outgoing::new(&parts.method, request_target, &parts.headers, body)
+        .map_err(ForwardError::Unreachable)?;
 
-    let cancel = guard.cancel.clone();
-    let (mut response, connection) = tokio::select! {
-        _ = cancel.cancelled() => return Err(ForwardError::Draining),
-        result = tokio::time::timeout(target_timeout, target.pool.send(upstream_request)) => match result {
+    let send = target
+        .pool
+        .send(&parts.method, &parts.headers, outgoing, upgrade_requested);
+    let answer = tokio::select! {
+        biased;
+        result = tokio::time::timeout(target_timeout, send) => match result {
             Err(_) => return Err(ForwardError::Timeout),
             Ok(Err(message)) => {
                 logging::error(
@@ -89,54 +93,59 @@ pub async fn forward(
                 );
                 return Err(ForwardError::Unreachable(message));
             }
-            Ok(Ok(sent)) => sent,
-        }
+            Ok(Ok(answer)) => answer,
+        },
+        _ = guard.cancelled() => return Err(ForwardError::Draining),
     };
 
+    let mut response = match answer {
+        upstream::Answer::Upgraded(response, stream, buffered) => {
+            let (mut parts, ()) = response.into_parts();
+            parts.version = Version::HTTP_11;
+            if let Some(client_upgrade) = client_upgrade {
+                guard.mark_upgraded();
+                tokio::spawn(splice(client_upgrade, stream, buffered, guard));
+            }
+            return Ok(Response::from_parts(parts, crate::body::empty()));
+        }
+        upstream::Answer::Response(response) => response,
+    };
     // The client gets Go's status line, `HTTP/1.1`, whatever the upstream spoke: passing an upstream's
     // `HTTP/1.0` on would tell an HTTP/1.1 client the connection is not kept alive. (hyper still answers an
     // HTTP/1.0 client with `HTTP/1.0`.)
     *response.version_mut() = Version::HTTP_11;
-
-    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-        if let Some(client_upgrade) = client_upgrade {
-            let upstream_upgrade = hyper::upgrade::on(&mut response);
-            guard.mark_upgraded();
-            tokio::spawn(splice(client_upgrade, upstream_upgrade, guard));
-            let (parts, _) = response.into_parts();
-            return Ok(Response::from_parts(parts, crate::body::empty()));
-        }
-    }
-
-    let (mut parts, body) = response.into_parts();
+    let (mut parts, mut body) = response.into_parts();
     headers::remove_hop_by_hop(&mut parts.headers, false);
+    let home = target.clone();
+    body.on_finished(Box::new(move |connection| home.pool.reuse(connection)));
     let body = GuardedBody {
         inner: body,
-        cancelled: Box::pin(cancel.cancelled_owned()),
         guard: Some(guard),
-        connection: Some(connection),
+        cancelled: None,
     };
     Ok(Response::from_parts(parts, body.boxed()))
 }
 
-/// Copies bytes both ways between the client and the upstream until either side closes or a drain cuts it.
+/// Copies bytes both ways between the client and the upstream until either side closes or a drain cuts it;
+/// `buffered` is what the upstream sent right after its 101 head.
 async fn splice(
     client: hyper::upgrade::OnUpgrade,
-    upstream: hyper::upgrade::OnUpgrade,
+    mut upstream: tokio::net::TcpStream,
+    buffered: Bytes,
     guard: InFlightGuard,
 ) {
-    let cancel = guard.cancel.clone();
     let copy = async {
-        let (client, upstream) = tokio::try_join!(client, upstream)?;
-        let mut client = TokioIo::new(client);
-        let mut upstream = TokioIo::new(upstream);
+        let mut client = TokioIo::new(client.await?);
+        if !buffered.is_empty() {
+            client.write_all(&buffered).await.map_err(hyper_error_from_io)?;
+        }
         tokio::io::copy_bidirectional(&mut client, &mut upstream)
             .await
             .map_err(hyper_error_from_io)?;
         Ok::<(), BoxError>(())
     };
     tokio::select! {
-        _ = cancel.cancelled() => {}
+        _ = guard.cancelled() => {}
         result = copy => {
             if let Err(error) = result {
                 logging::debug("Upgraded connection ended", &[("error", json!(error.to_string()))]);
@@ -150,31 +159,21 @@ fn hyper_error_from_io(error: std::io::Error) -> BoxError {
     Box::new(error)
 }
 
-/// An upstream body that releases its in-flight guard when finished and fails if a drain cancels it. Read to
-/// the end, it hands its connection back to the target's pool.
+/// An upstream body that releases its in-flight guard when finished and fails if a drain cancels it.
 struct GuardedBody {
-    inner: Incoming,
-    cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
+    inner: upstream::ResponseBody,
     guard: Option<InFlightGuard>,
-    connection: Option<pool::Connection>,
+    /// Registered only once the body has to wait for the upstream: most bodies never do, and checking the
+    /// guard costs two atomic loads where registering takes the shared wake-up list's lock.
+    cancelled: Option<Pin<Box<OwnedNotified>>>,
 }
 
 impl GuardedBody {
-    /// The body is complete: the connection can carry another request, and a drain need not wait.
-    fn finish(&mut self) {
-        let guard = self.guard.take();
-        if let (Some(guard), Some(connection)) = (&guard, self.connection.take()) {
-            guard.target().pool.reuse(connection);
-        }
-    }
-}
-
-impl Drop for GuardedBody {
-    fn drop(&mut self) {
-        // hyper stops polling once `is_end_stream` says the body is complete.
-        if self.inner.is_end_stream() {
-            self.finish();
-        }
+    fn drained(&mut self) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.guard = None;
+        self.cancelled = None;
+        self.inner = upstream::ResponseBody::failed();
+        Poll::Ready(Some(Err("request cancelled due to draining".into())))
     }
 }
 
@@ -187,23 +186,37 @@ impl Body for GuardedBody {
         context: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
-        if this.guard.is_some() && this.cancelled.as_mut().poll(context).is_ready() {
-            this.guard = None;
-            this.connection = None;
-            return Poll::Ready(Some(Err("request cancelled due to draining".into())));
+        let Some(guard) = &this.guard else {
+            return Pin::new(&mut this.inner).poll_frame(context);
+        };
+        if guard.is_cancelled() {
+            return this.drained();
         }
-        match Pin::new(&mut this.inner).poll_frame(context) {
-            Poll::Ready(None) => {
-                this.finish();
-                Poll::Ready(None)
+        if let Some(waiting) = &mut this.cancelled {
+            if waiting.as_mut().poll(context).is_ready() {
+                // A cut for other requests (upgraded ones) wakes us too: wait for the next one.
+                this.cancelled = None;
             }
-            Poll::Ready(Some(Err(error))) => {
-                this.guard = None;
-                this.connection = None;
-                Poll::Ready(Some(Err(Box::new(error))))
-            }
-            other => other.map(|frame| frame.map(|result| result.map_err(BoxError::from))),
         }
+        let polled = Pin::new(&mut this.inner).poll_frame(context);
+        match &polled {
+            Poll::Pending if this.cancelled.is_none() => loop {
+                let mut waiting = Box::pin(guard.next_cut());
+                // Registered before the check, so a cut in between still wakes this task.
+                let woken = waiting.as_mut().poll(context).is_ready();
+                if guard.is_cancelled() {
+                    return this.drained();
+                }
+                if !woken {
+                    this.cancelled = Some(waiting);
+                    break;
+                }
+            },
+            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => this.guard = None,
+            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => this.guard = None,
+            _ => {}
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {

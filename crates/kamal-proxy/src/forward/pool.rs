@@ -5,19 +5,15 @@
 //! never contended. A connection goes back to its slot when the response body is finished (the forwarding
 //! body hands it back), and is dropped, closing it, when the body was not read to the end or the connection
 //! was upgraded. Requests that a pooled connection never sent (it closed meanwhile) are retried on a fresh one,
-//! as hyper-util's client does.
+//! as Go's transport does. The HTTP/1.1 exchange itself is [`super::upstream`]'s, run in the request's task.
 
 use std::cell::Cell;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use http::{Method, Request, Response, Uri};
-use http_body::Body;
-use hyper::body::Incoming;
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
+use http::{HeaderMap, Method, Uri};
 
-use crate::body::ProxyBody;
+use super::upstream::{self, Answer, Connection, Outgoing};
 
 /// Go's `http.Transport` closes connections idle this long.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -33,9 +29,6 @@ pub fn set_worker(index: usize) {
     WORKER.with(|worker| worker.set(Some(index)));
 }
 
-/// A connection ready to carry the next request to the target.
-pub type Connection = SendRequest<ProxyBody>;
-
 struct Idle {
     connection: Connection,
     since: Instant,
@@ -44,7 +37,6 @@ struct Idle {
 pub struct Pool {
     /// `(host, port)` with port 80 when absent, as the Go proxy's `http://<target>`.
     authority: Result<(String, u16), String>,
-    builder: http1::Builder,
     /// Slot 0 for threads that are not workers, then one per worker.
     slots: Box<[Mutex<Vec<Idle>>]>,
 }
@@ -62,23 +54,14 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// A copy of `request` to send again if the first attempt gets no answer: idempotent methods (and requests with
-/// an idempotency key, as Go) without a body.
-fn replayable(request: &Request<ProxyBody>) -> Option<Request<ProxyBody>> {
-    let idempotent = matches!(
-        *request.method(),
+/// Requests that may be sent again when the first attempt got no answer: idempotent methods (and requests with
+/// an idempotency key, as Go).
+fn idempotent(method: &Method, headers: &HeaderMap) -> bool {
+    matches!(
+        *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-    ) || request.headers().contains_key("idempotency-key")
-        || request.headers().contains_key("x-idempotency-key");
-    if !idempotent || !request.body().is_end_stream() {
-        return None;
-    }
-    let mut replay = Request::new(crate::body::empty());
-    *replay.method_mut() = request.method().clone();
-    *replay.uri_mut() = request.uri().clone();
-    *replay.version_mut() = request.version();
-    *replay.headers_mut() = request.headers().clone();
-    Some(replay)
+    ) || headers.contains_key("idempotency-key")
+        || headers.contains_key("x-idempotency-key")
 }
 
 /// The innermost cause, which is what the user needs ("Connection refused (os error 111)").
@@ -95,9 +78,6 @@ pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
 impl Pool {
     /// A pool for `address` (`host:port`); nothing connects until the first request.
     pub fn new(address: &str) -> Self {
-        let mut builder = http1::Builder::new();
-        // Go's transport sends canonical header names (`User-Agent`, `X-Forwarded-For`); title case matches.
-        builder.title_case_headers(true);
         let workers = std::thread::available_parallelism().map_or(1, |count| count.get());
         Self {
             authority: Uri::try_from(format!("http://{address}"))
@@ -107,7 +87,6 @@ impl Pool {
                     let host = host.trim_start_matches('[').trim_end_matches(']');
                     (host.to_string(), uri.port_u16().unwrap_or(80))
                 }),
-            builder,
             slots: (0..=workers).map(|_| Mutex::new(Vec::new())).collect(),
         }
     }
@@ -119,39 +98,35 @@ impl Pool {
         &self.slots[index]
     }
 
-    /// Sends `request` (origin-form URI, `Host` set) on an idle connection of this thread, else a new one.
-    /// The connection comes back with the response: give it to [`Pool::reuse`] once the body is finished.
+    /// Sends `outgoing` on an idle connection of this thread, else a new one, and reads the response head.
+    /// Give the connection of a finished response body back with [`Pool::reuse`].
     ///
     /// An idle connection the upstream has just closed (its keep-alive timeout) may take the request before
-    /// the close is seen. As Go's transport does, a request that never got an answer there is sent again on
-    /// a new connection when it is replayable: never written, or idempotent without a body.
+    /// the close is seen. As Go's transport does, a request that got no answer there is sent again on another
+    /// connection when it is replayable: nothing of it was written, or it is idempotent without a body.
     pub async fn send(
         &self,
-        mut request: Request<ProxyBody>,
-    ) -> Result<(Response<Incoming>, Connection), String> {
-        while let Some(mut connection) = self.take_idle() {
-            if !connection.is_ready() && connection.ready().await.is_err() {
-                continue;
-            }
-            let replay = replayable(&request);
-            match connection.try_send_request(request).await {
-                Ok(response) => return Ok((response, connection)),
-                Err(mut error) => match (error.take_message(), replay) {
-                    // Never written: the connection closed while idle.
-                    (Some(unsent), _) => request = unsent,
-                    (None, Some(replay)) => {
-                        request = replay;
-                        break;
-                    }
-                    (None, None) => return Err(describe(error.error())),
+        method: &Method,
+        headers: &HeaderMap,
+        mut outgoing: Outgoing,
+        upgrade: bool,
+    ) -> Result<Answer, String> {
+        let replayable = idempotent(method, headers);
+        while let Some(connection) = self.take_idle() {
+            let replay = if replayable { outgoing.replay() } else { None };
+            match upstream::exchange(connection, outgoing, method, upgrade).await {
+                Ok(answer) => return Ok(answer),
+                Err(failure) => match (failure.outgoing, replay) {
+                    (Some(unsent), _) => outgoing = unsent,
+                    (None, Some(replay)) if failure.unanswered => outgoing = replay,
+                    _ => return Err(failure.message),
                 },
             }
         }
-        let mut connection = self.connect().await?;
-        match connection.send_request(request).await {
-            Ok(response) => Ok((response, connection)),
-            Err(error) => Err(describe(&error)),
-        }
+        let connection = self.connect().await?;
+        upstream::exchange(connection, outgoing, method, upgrade)
+            .await
+            .map_err(|failure| failure.message)
     }
 
     fn take_idle(&self) -> Option<Connection> {
@@ -162,7 +137,7 @@ impl Pool {
                 idle.clear();
                 return None;
             }
-            if !candidate.connection.is_closed() {
+            if candidate.connection.is_usable() {
                 return Some(candidate.connection);
             }
         }
@@ -175,27 +150,11 @@ impl Pool {
             .await
             .map_err(|error| describe(&error))?;
         let _ = stream.set_nodelay(true);
-        let (connection, driver) = self
-            .builder
-            .handshake::<_, ProxyBody>(TokioIo::new(stream))
-            .await
-            .map_err(|error| describe(&error))?;
-        tokio::spawn(async move {
-            if let Err(error) = driver.with_upgrades().await {
-                crate::logging::debug(
-                    "Upstream connection ended with an error",
-                    &[("error", serde_json::json!(error.to_string()))],
-                );
-            }
-        });
-        Ok(connection)
+        Ok(Connection::new(stream))
     }
 
     /// Puts back a connection whose response body was read to the end.
     pub fn reuse(&self, connection: Connection) {
-        if connection.is_closed() {
-            return;
-        }
         let mut idle = lock(self.slot());
         if idle.len() >= MAX_IDLE {
             idle.remove(0);

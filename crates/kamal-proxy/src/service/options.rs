@@ -268,7 +268,7 @@ pub fn canonical_header_name(name: &str) -> String {
         .collect()
 }
 
-/// §6.5 URL validation; the on-demand issuance itself is part 2.
+/// §6.5 URL validation (the check itself is in [`crate::acme::on_demand`]).
 fn validate_on_demand_url(url: &str) -> Result<(), String> {
     if url.starts_with("//") {
         return Err("tls-on-demand-url must be a path or an absolute http(s) URL".into());

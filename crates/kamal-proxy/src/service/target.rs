@@ -5,8 +5,7 @@
 //! those requests, cuts upgraded connections at once, and cancels whatever is still running at the deadline
 //! (the client then gets 504), as §4.4 describes.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -14,17 +13,32 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
+use tokio::sync::Notify;
 
 use crate::forward::pool::Pool;
 use crate::health::{HttpClient, TargetHealth};
 use crate::logging;
 
-#[derive(Debug)]
+/// What a drain needs to know about the requests in flight, kept in a few shared atomics: claiming and
+/// finishing a request touch no lock and allocate nothing, and a request checks for cancellation with two
+/// loads (it registers to be woken only while it waits for the upstream).
+///
+/// Each drain opens a new epoch; a request carries the epoch it was claimed in. Claims are refused while
+/// a drain runs, so the requests a drain waits for are exactly those in flight, all of an earlier epoch, and
+/// cutting them is moving a mark past their epoch.
+#[derive(Debug, Default)]
 struct InFlight {
-    cancel: CancellationToken,
-    finished: CancellationToken,
-    upgraded: Arc<AtomicBool>,
+    count: AtomicUsize,
+    epoch: AtomicU64,
+    /// Requests of an epoch below this are cancelled (a drain's deadline passed).
+    cut_all: AtomicU64,
+    /// Upgraded requests of an epoch below this are cancelled (a drain started).
+    cut_upgraded: AtomicU64,
+    /// Woken when a mark moves.
+    cut: Arc<Notify>,
+    /// Set while a drain waits, so that only then the last request out wakes it.
+    drain_waiting: AtomicBool,
+    finished: Notify,
 }
 
 #[derive(Debug)]
@@ -35,8 +49,7 @@ pub struct Target {
     /// For the requests proxied to this target.
     pub pool: Pool,
     health: Mutex<TargetHealth>,
-    in_flight: Mutex<HashMap<u64, InFlight>>,
-    next_request: AtomicU64,
+    in_flight: InFlight,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -47,9 +60,8 @@ pub struct TargetDraining;
 #[derive(Debug)]
 pub struct InFlightGuard {
     target: Arc<Target>,
-    id: u64,
-    pub cancel: CancellationToken,
-    upgraded: Arc<AtomicBool>,
+    epoch: u64,
+    upgraded: AtomicBool,
 }
 
 impl InFlightGuard {
@@ -61,12 +73,42 @@ impl InFlightGuard {
     pub fn mark_upgraded(&self) {
         self.upgraded.store(true, Ordering::SeqCst);
     }
+
+    /// A drain cut this request: its client gets 504, or its body an error.
+    pub fn is_cancelled(&self) -> bool {
+        let in_flight = &self.target.in_flight;
+        self.epoch < in_flight.cut_all.load(Ordering::SeqCst)
+            || (self.upgraded.load(Ordering::SeqCst)
+                && self.epoch < in_flight.cut_upgraded.load(Ordering::SeqCst))
+    }
+
+    /// Resolves when a drain cuts this request.
+    pub async fn cancelled(&self) {
+        loop {
+            let notified = self.target.in_flight.cut.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the check, so a cut between the two still wakes us.
+            notified.as_mut().enable();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// A wake-up for the next cut, to poll from a body; see [`InFlightGuard::cancelled`] for the order.
+    pub fn next_cut(&self) -> tokio::sync::futures::OwnedNotified {
+        self.target.in_flight.cut.clone().notified_owned()
+    }
 }
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
-        if let Some(entry) = lock(&self.target.in_flight).remove(&self.id) {
-            entry.finished.cancel();
+        let in_flight = &self.target.in_flight;
+        if in_flight.count.fetch_sub(1, Ordering::SeqCst) == 1
+            && in_flight.drain_waiting.load(Ordering::SeqCst)
+        {
+            in_flight.finished.notify_waiters();
         }
     }
 }
@@ -90,8 +132,7 @@ impl Target {
             address,
             client,
             health: Mutex::new(TargetHealth::Adding),
-            in_flight: Mutex::new(HashMap::new()),
-            next_request: AtomicU64::new(0),
+            in_flight: InFlight::default(),
         })
     }
 
@@ -113,66 +154,60 @@ impl Target {
     }
 
     pub fn claim(self: &Arc<Self>) -> Result<InFlightGuard, TargetDraining> {
-        // Checked under the in-flight lock's sibling: a drain sets Draining before it snapshots, so a claim
-        // either lands in its snapshot or is refused.
+        // Under the health lock: a drain sets Draining and opens its epoch under it too, so a claim either
+        // counts before the drain looks or is refused.
         let health = lock(&self.health);
         if *health == TargetHealth::Draining {
             return Err(TargetDraining);
         }
-        let id = self.next_request.fetch_add(1, Ordering::Relaxed);
-        let cancel = CancellationToken::new();
-        let upgraded = Arc::new(AtomicBool::new(false));
-        lock(&self.in_flight).insert(
-            id,
-            InFlight {
-                cancel: cancel.clone(),
-                finished: CancellationToken::new(),
-                upgraded: upgraded.clone(),
-            },
-        );
+        self.in_flight.count.fetch_add(1, Ordering::SeqCst);
+        let epoch = self.in_flight.epoch.load(Ordering::SeqCst);
         drop(health);
         Ok(InFlightGuard {
             target: self.clone(),
-            id,
-            cancel,
-            upgraded,
+            epoch,
+            upgraded: AtomicBool::new(false),
         })
     }
 
     pub fn in_flight_count(&self) -> usize {
-        lock(&self.in_flight).len()
+        self.in_flight.count.load(Ordering::SeqCst)
     }
 
     /// Waits up to `timeout` for the requests in flight now, then cancels the rest (→ 504).
     pub async fn drain(&self, timeout: Duration) {
-        let previous = {
+        let in_flight = &self.in_flight;
+        let (previous, epoch) = {
             let mut health = lock(&self.health);
             if *health == TargetHealth::Draining {
                 return;
             }
-            std::mem::replace(&mut *health, TargetHealth::Draining)
+            let previous = std::mem::replace(&mut *health, TargetHealth::Draining);
+            (previous, in_flight.epoch.fetch_add(1, Ordering::SeqCst) + 1)
         };
-        let snapshot: Vec<(CancellationToken, CancellationToken)> = lock(&self.in_flight)
-            .values()
-            .map(|entry| {
-                if entry.upgraded.load(Ordering::SeqCst) {
-                    entry.cancel.cancel();
-                }
-                (entry.cancel.clone(), entry.finished.clone())
-            })
-            .collect();
+        in_flight.cut_upgraded.fetch_max(epoch, Ordering::SeqCst);
+        in_flight.cut.notify_waiters();
+        in_flight.drain_waiting.store(true, Ordering::SeqCst);
         let deadline = tokio::time::Instant::now() + timeout;
-        for (_, finished) in &snapshot {
-            let _ = tokio::time::timeout_at(deadline, finished.cancelled()).await;
-        }
-        for (cancel, finished) in &snapshot {
-            if !finished.is_cancelled() && !cancel.is_cancelled() {
-                logging::info(
-                    "Request cancelled due to draining",
-                    &[("target", json!(self.address))],
-                );
-                cancel.cancel();
+        loop {
+            let finished = in_flight.finished.notified();
+            let mut finished = std::pin::pin!(finished);
+            finished.as_mut().enable();
+            if in_flight.count.load(Ordering::SeqCst) == 0
+                || tokio::time::timeout_at(deadline, finished).await.is_err()
+            {
+                break;
             }
+        }
+        in_flight.drain_waiting.store(false, Ordering::SeqCst);
+        let left = in_flight.count.load(Ordering::SeqCst);
+        if left > 0 {
+            logging::info(
+                "Request cancelled due to draining",
+                &[("target", json!(self.address)), ("requests", json!(left))],
+            );
+            in_flight.cut_all.fetch_max(epoch, Ordering::SeqCst);
+            in_flight.cut.notify_waiters();
         }
         *lock(&self.health) = previous;
     }
@@ -190,19 +225,14 @@ mod tests {
         let slow = target.claim().expect("claims");
         let upgraded = target.claim().expect("claims");
         upgraded.mark_upgraded();
-        let slow_cancel = slow.cancel.clone();
-        let upgraded_cancel = upgraded.cancel.clone();
         let releaser = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(20)).await;
             drop(quick);
         });
         target.drain(Duration::from_millis(200)).await;
         assert!(releaser.await.is_ok());
-        assert!(upgraded_cancel.is_cancelled(), "upgrades are cut");
-        assert!(
-            slow_cancel.is_cancelled(),
-            "stragglers are cancelled at the deadline"
-        );
+        assert!(upgraded.is_cancelled(), "upgrades are cut");
+        assert!(slow.is_cancelled(), "stragglers are cancelled at the deadline");
         assert_eq!(
             target.health(),
             TargetHealth::Healthy,
@@ -210,6 +240,11 @@ mod tests {
         );
         drop((slow, upgraded));
         assert_eq!(target.in_flight_count(), 0);
+        let later = target.claim().expect("claims");
+        assert!(
+            !later.is_cancelled(),
+            "a later request is not cut by an earlier drain"
+        );
     }
 
     #[tokio::test]
