@@ -1065,6 +1065,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn conflicting_content_lengths_are_refused() {
+        for head in [
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok"[..],
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2, 3\r\n\r\nok",
+            b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\nok",
+        ] {
+            let (address, _requests) = upstream(vec![vec![head]]).await;
+            let failure = send(address, Method::GET)
+                .await
+                .err()
+                .map(|failure| failure.message);
+            assert_eq!(failure.as_deref(), Some("invalid upstream Content-Length"));
+        }
+        let (address, _requests) = upstream(vec![vec![
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\nConnection: close\r\n\r\nok",
+        ]])
+        .await;
+        let (body, connection) = read_body(response(send(address, Method::GET).await)).await;
+        assert_eq!(body.expect("body").to_bytes(), "ok");
+        assert!(connection.is_none(), "Connection: close is not reused");
+    }
+
+    #[tokio::test]
     async fn garbage_heads_become_502_through_forward() {
         use crate::forward::headers::ForwardContext;
         let (address, _requests) = upstream(vec![vec![b"HTTP/1.1 abc\r\n\r\n"]]).await;
