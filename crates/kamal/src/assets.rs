@@ -320,7 +320,7 @@ mod tests {
     }
 
     fn root_keys(text: &str) -> Vec<String> {
-        let paths = key_paths(text).unwrap();
+        let paths = key_paths(text).expect("key paths");
         paths.into_iter().filter(|path| !path.contains('/')).collect()
     }
 
@@ -329,7 +329,7 @@ mod tests {
         let names: Vec<&str> = SECTION_DOCUMENTATION.iter().map(|(name, _)| *name).collect();
         assert_eq!(names, DOC_SECTIONS);
         for section in DOC_SECTIONS {
-            let text = documentation(Some(section)).unwrap();
+            let text = documentation(Some(section)).expect("page");
             assert!(text.trim().len() > 200, "{section} page is too short");
         }
     }
@@ -381,7 +381,7 @@ mod tests {
     fn schema_entries_use_the_names_the_validator_looks_up() {
         let all: Vec<String> = SECTION_DOCUMENTATION
             .iter()
-            .flat_map(|(_, text)| key_paths(text).unwrap())
+            .flat_map(|(_, text)| key_paths(text).expect("key paths"))
             .collect();
         for path in [
             "servers/workers/hosts",
@@ -398,7 +398,7 @@ mod tests {
             .iter()
             .chain([&("configuration", CONFIGURATION_DOCUMENTATION)])
         {
-            for path in key_paths(text).unwrap() {
+            for path in key_paths(text).expect("key paths") {
                 let key = path.rsplit('/').next().unwrap_or(&path);
                 assert!(
                     !matches!(key, "stop_timeout" | "forward_agent" | "output"),
@@ -455,7 +455,7 @@ mod tests {
 
     #[test]
     fn deploy_template_is_a_valid_starting_point() {
-        let paths = key_paths(DEPLOY_TEMPLATE).unwrap();
+        let paths = key_paths(DEPLOY_TEMPLATE).expect("key paths");
         for path in [
             "service",
             "image",
@@ -481,7 +481,7 @@ mod tests {
         assert!(key_paths("a:\n  - x\n  b: 1\n").is_err());
         assert!(key_paths("a: b: c\n").is_err());
         assert_eq!(
-            key_paths("a:\n  - k: 1\n    m: 2\n  - k: 3\nb: x  # note\n").unwrap(),
+            key_paths("a:\n  - k: 1\n    m: 2\n  - k: 3\nb: x  # note\n").expect("key paths"),
             ["a", "a/-/k", "a/-/m", "a/-/k", "b"]
         );
     }
