@@ -8,6 +8,8 @@
 use http::header::SET_COOKIE;
 use http::{HeaderMap, HeaderValue};
 
+use crate::calendar::{civil_from_days, days_from_civil};
+
 /// Rewrites the `Set-Cookie` headers of a response to a request for `host` (port removed) routed by `prefix`.
 pub fn scope_set_cookies(headers: &mut HeaderMap, host: &str, prefix: &str) {
     if !headers.contains_key(SET_COOKIE) {
@@ -185,34 +187,11 @@ fn days_in_month(year: i64, month: i64) -> i64 {
     }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_index = (month + 9) % 12;
-    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
 /// IMF-fixdate (`Mon, 02 Jan 2006 15:04:05 GMT`) of seconds since the epoch, as Go's `http.TimeFormat`.
 pub fn imf_fixdate(seconds: i64) -> String {
     let days = seconds.div_euclid(86_400);
     let weekday = WEEKDAYS[(days + 3).rem_euclid(7) as usize];
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = civil_from_days(days);
     let second_of_day = seconds.rem_euclid(86_400);
     format!(
         "{weekday}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",

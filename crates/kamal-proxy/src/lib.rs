@@ -9,6 +9,7 @@
 pub mod acme;
 pub mod body;
 pub mod buffer;
+pub mod calendar;
 pub mod cli;
 pub mod control;
 pub mod cookie_scope;

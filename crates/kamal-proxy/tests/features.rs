@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,61 +16,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use kamal_proxy::control::protocol::{Request as ControlRequest, RolloutDeployArgs, RolloutSetArgs};
 use kamal_proxy::service::options::DeploymentOptions;
 use rustls::pki_types::{CertificateDer, ServerName};
+use support::tls::{issue_certificate, tls_connect};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// A CA and a leaf for `example.com` signed by it, written as PEM files in `directory`.
-struct TestCertificate {
-    ca: CertificateDer<'static>,
-    certificate_path: String,
-    key_path: String,
-}
-
-fn issue_certificate(directory: &Path, names: &[&str]) -> TestCertificate {
-    let ca_key = rcgen::KeyPair::generate().expect("ca key");
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("ca params");
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "kamal-proxy test CA");
-    let ca = ca_params.self_signed(&ca_key).expect("ca");
-    let leaf_key = rcgen::KeyPair::generate().expect("leaf key");
-    let leaf_params =
-        rcgen::CertificateParams::new(names.iter().map(|name| name.to_string()).collect::<Vec<_>>())
-            .expect("leaf params");
-    let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key).expect("leaf");
-    let certificate_path = directory.join("cert.pem");
-    let key_path = directory.join("key.pem");
-    std::fs::write(&certificate_path, leaf.pem()).expect("write cert");
-    std::fs::write(&key_path, leaf_key.serialize_pem()).expect("write key");
-    TestCertificate {
-        ca: ca.der().clone(),
-        certificate_path: certificate_path.display().to_string(),
-        key_path: key_path.display().to_string(),
-    }
-}
-
-async fn tls_connect(
-    address: std::net::SocketAddr,
-    server_name: &str,
-    ca: &CertificateDer<'static>,
-    alpn: &[&[u8]],
-) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca.clone()).expect("add root");
-    let mut config =
-        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-    config.alpn_protocols = alpn.iter().map(|protocol| protocol.to_vec()).collect();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let stream = TcpStream::connect(address).await?;
-    let name = ServerName::try_from(server_name.to_string()).expect("server name");
-    connector.connect(name, stream).await
-}
 
 /// One request over TLS with HTTP/1.1 or (ALPN `h2`) HTTP/2; returns version, status and body.
 async fn tls_get(
@@ -82,7 +30,7 @@ async fn tls_get(
     path: &str,
 ) -> Result<(http::Version, StatusCode, String), String> {
     let alpn: &[&[u8]] = if http2 { &[b"h2"] } else { &[b"http/1.1"] };
-    let stream = tls_connect(proxy.https, server_name, ca, alpn)
+    let stream = tls_connect(proxy.https, server_name, std::slice::from_ref(ca), alpn)
         .await
         .map_err(|error| error.to_string())?;
     let io = TokioIo::new(stream);
@@ -135,7 +83,7 @@ async fn raw_exchange(address: std::net::SocketAddr, raw: &[u8], deadline: Durat
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_with_a_static_certificate_over_http_1_1_and_http_2_with_redirects() {
     let proxy = Proxy::start().await;
-    let certificate = issue_certificate(proxy.directory.path(), &["example.com"]);
+    let certificate = issue_certificate(proxy.directory.path(), &["example.com"], None);
     let upstream = echo_upstream().await;
     let mut args = deploy_args("web", &[upstream.target()], &["example.com"], &[]);
     args.service_options.tls_enabled = true;
@@ -846,7 +794,7 @@ async fn failing_targets_leave_the_rotation_after_the_deploy_and_list_shows_it()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certificates_cached_by_the_go_proxy_are_served() {
     let proxy = Proxy::start().await;
-    let issued = issue_certificate(proxy.directory.path(), &["cached.test"]);
+    let issued = issue_certificate(proxy.directory.path(), &["cached.test"], None);
     let Ok(converted) = std::process::Command::new("openssl")
         .args(["ec", "-in", &issued.key_path])
         .output()
