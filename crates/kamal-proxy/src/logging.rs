@@ -193,9 +193,7 @@ pub fn info_fields<'a>(
         line.push_str("\",\"level\":\"INFO\",\"msg\":");
         push_json_string(line, message);
         for (key, value) in fields {
-            line.push(',');
-            push_json_string(line, key);
-            line.push(':');
+            push_key(line, key);
             match value {
                 Field::Text(text) => push_json_string(line, text),
                 Field::Integer(number) => {
@@ -213,9 +211,7 @@ pub fn info_fields<'a>(
             }
         }
         for (key, value) in extra {
-            line.push(',');
-            push_json_string(line, key);
-            line.push(':');
+            push_key(line, key);
             push_json_string(line, value);
         }
         line.push_str("}\n");
@@ -228,6 +224,14 @@ pub fn info_fields<'a>(
             emit(line.as_bytes());
         }
     });
+}
+
+/// `,"key":` — field names are fixed and header names are tokens, so neither needs escaping.
+fn push_key(out: &mut String, key: &str) {
+    debug_assert!(plain_run(key.as_bytes()) == key.len(), "{key}");
+    out.push_str(",\"");
+    out.push_str(key);
+    out.push_str("\":");
 }
 
 fn push_decimal(out: &mut String, mut number: u64) {
@@ -258,34 +262,65 @@ fn push_padded(out: &mut String, number: u64, width: usize) {
 }
 
 /// A JSON string literal, escaped as `serde_json` escapes the other log lines. Runs of plain characters are
-/// copied whole.
+/// found eight bytes at a time and copied whole: this runs for every field of every request.
 fn push_json_string(out: &mut String, value: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
-    let mut plain_from = 0;
-    for (index, &byte) in value.as_bytes().iter().enumerate() {
-        let escape = match byte {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..=0x1f => "",
-            _ => continue,
+    let bytes = value.as_bytes();
+    let mut start = 0;
+    loop {
+        let plain = plain_run(&bytes[start..]);
+        // Every byte escaped is ASCII, so the run ends on a character boundary.
+        out.push_str(&value[start..start + plain]);
+        start += plain;
+        let Some(&byte) = bytes.get(start) else {
+            break;
         };
-        // Every byte escaped is ASCII, so these are character boundaries.
-        out.push_str(&value[plain_from..index]);
-        if escape.is_empty() {
-            out.push_str("\\u00");
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0xf)]));
-        } else {
-            out.push_str(escape);
+        match byte {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            _ => {
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(byte >> 4)]));
+                out.push(char::from(HEX[usize::from(byte & 0xf)]));
+            }
         }
-        plain_from = index + 1;
+        start += 1;
     }
-    out.push_str(&value[plain_from..]);
     out.push('"');
+}
+
+fn needs_escape(byte: u8) -> bool {
+    byte < 0x20 || byte == b'"' || byte == b'\\'
+}
+
+/// How many leading bytes need no escaping. Words of eight bytes are tested at once (the "has less" and "has
+/// zero" bit tricks: exact for whether any byte matches), then the word with a match byte by byte.
+fn plain_run(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
+    let mut checked = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+        if control | has_zero(word ^ (ONES * u64::from(b'"'))) | has_zero(word ^ (ONES * u64::from(b'\\')))
+            != 0
+        {
+            break;
+        }
+        checked += 8;
+    }
+    checked
+        + bytes[checked..]
+            .iter()
+            .position(|&byte| needs_escape(byte))
+            .unwrap_or(bytes.len() - checked)
 }
 
 fn format_line(time: SystemTime, level: Level, message: &str, fields: &[(&str, Value)]) -> String {
@@ -359,6 +394,28 @@ mod tests {
             line,
             "{\"time\":\"2023-11-14T22:13:20.000000005Z\",\"level\":\"INFO\",\"msg\":\"Deploying\",\"service\":\"web\",\"tls\":false}\n"
         );
+    }
+
+    #[test]
+    fn every_escape_position_matches_serde_json() {
+        let pieces = [
+            "", "plain", "\"", "\\", "\n", "\r", "\t", "\u{1}", "\u{1f}", " ", "~", "é", "日本", "\u{7f}",
+        ];
+        for length in 0..20 {
+            for piece in pieces {
+                for position in 0..=length {
+                    let mut text: String = "abcdefghijklmnopqrstuvwxyz".chars().take(length).collect();
+                    text.insert_str(position, piece);
+                    let mut out = String::new();
+                    push_json_string(&mut out, &text);
+                    assert_eq!(
+                        out,
+                        serde_json::Value::from(text.as_str()).to_string(),
+                        "{text:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
