@@ -153,7 +153,23 @@ struct Pebble {
 }
 
 impl Pebble {
+    /// Ports are picked free just before pebble binds them, so another test can take one in between: a pebble
+    /// that does not come up is started again on new ports.
     async fn start(listener: &PebbleListenerCertificate, http_port: u16, tls_port: u16) -> Self {
+        for attempt in 1..=3 {
+            match Self::try_start(listener, http_port, tls_port).await {
+                Ok(pebble) => return pebble,
+                Err(log) => eprintln!("pebble did not come up (attempt {attempt}):\n{log}"),
+            }
+        }
+        panic!("pebble did not listen after 3 attempts");
+    }
+
+    async fn try_start(
+        listener: &PebbleListenerCertificate,
+        http_port: u16,
+        tls_port: u16,
+    ) -> Result<Self, String> {
         let work = listener.work.path();
         let (listen, management, dns, dns_management) = (free_port(), free_port(), free_port(), free_port());
         let config = serde_json::json!({"pebble": {
@@ -207,19 +223,18 @@ impl Pebble {
             ],
             &log,
         );
-        assert!(
-            wait_for_listener(listen).await && wait_for_listener(management).await,
-            "pebble listens"
-        );
+        if !(wait_for_listener(listen).await && wait_for_listener(management).await) {
+            return Err(std::fs::read_to_string(&log).unwrap_or_default());
+        }
         let root_pem = https_get_bytes(management, "/roots/0", &listener.certificate.ca).await;
         let issuing_root = CertificateDer::from_pem_slice(&root_pem).expect("pebble root");
-        Self {
+        Ok(Self {
             _dns: dns_server,
             _pebble: pebble,
             directory_url: format!("https://localhost:{listen}/dir"),
             issuing_root,
             log,
-        }
+        })
     }
 
     fn log(&self) -> String {
