@@ -715,6 +715,7 @@ async fn failed_renewals_are_retried_with_a_growing_backoff() {
             .collect::<Vec<_>>()
     };
     assert!(eventually(Duration::from_secs(10), || async { failures().len() >= 3 }).await);
+    // An observation window, not a readiness wait: a tight loop would log thousands of failures in it.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let retries = failures();
     assert!(retries.len() <= 6, "no tight loop: {retries:?}");
@@ -724,6 +725,7 @@ async fn failed_renewals_are_retried_with_a_growing_backoff() {
     assert!(manager.cached(&cache, "backoff.test").is_some());
     wanted.store(false, Ordering::SeqCst);
     let settled = attempts.load(Ordering::SeqCst);
+    // An observation window longer than the next retry's wait: what must be shown is that nothing happens.
     tokio::time::sleep(Duration::from_millis(1700)).await;
     assert!(
         attempts.load(Ordering::SeqCst) <= settled + 1,
