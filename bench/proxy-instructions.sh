@@ -75,8 +75,8 @@ nginx_conf "$work/nginx-proxy" "upstream app { server 127.0.0.1:$upstream_port; 
 wait_for_port "$upstream_port"
 
 # Zeroes the counters, runs the load, dumps; prints "Ir requests".
-measure() { # pid size
-    local pid=$1 size=$2 output requests dump
+measure() { # pid size name
+    local pid=$1 size=$2 name=$3 output requests dump
     for _ in 1 2 3 4 5 6 7 8 9 10; do curl -fsS -o /dev/null "http://127.0.0.1:$proxy_port/$size"; done
     wrk -t1 -c"$connections" -d2s "http://127.0.0.1:$proxy_port/$size" >/dev/null # warm-up
     callgrind_control -z "$pid" >/dev/null
@@ -88,6 +88,8 @@ measure() { # pid size
     rm -f "$work"/callgrind.out.*
     callgrind_control -d "$pid" >/dev/null
     dump=$(ls -t "$work"/callgrind.out.* | head -n1)
+    # KAMAL_INSTR_KEEP=DIR keeps each dump (for callgrind_annotate) as DIR/<proxy>-<size>.callgrind.
+    if [[ -n ${KAMAL_INSTR_KEEP:-} ]]; then mkdir -p "$KAMAL_INSTR_KEEP" && cp "$dump" "$KAMAL_INSTR_KEEP/$name-$size.callgrind"; fi
     echo "$(awk '/^(summary|totals):/ {print $2; exit}' "$dump") $requests"
 }
 
@@ -107,7 +109,7 @@ run_proxy() { # name command… (environment for the proxy in $proxy_env)
     fi
     for size in $sizes; do
         echo "measuring $name $size…" >&2
-        measured=$(measure "$pid" "$size")
+        measured=$(measure "$pid" "$size" "$name")
         result[$name,$size]=$(awk '{printf "%.0f (%d requests)", $1 / $2, $2}' <<<"$measured")
     done
     kill "$pid" 2>/dev/null || true

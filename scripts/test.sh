@@ -4,7 +4,8 @@
 # testbed/up.sh), then
 #   1. `cargo test` over the workspace: unit tests, golden command lines, the real-world
 #      config corpus and the validation cases compared with Kamal 2.11's own output, the
-#      proxy on loopback, and the end-to-end tests of `kamal` on the bed's hosts;
+#      proxy on loopback (then once more through its general pipeline alone), and the
+#      end-to-end tests of `kamal` on the bed's hosts;
 #   2. testbed/proxy-smoke.sh: our kamal-proxy image, booted and driven on every host with
 #      Kamal's exact commands.
 # KAMAL_SKIP_TESTBED=1 runs only what needs no hosts (no Docker, no root).
@@ -33,6 +34,10 @@ if [ "${KAMAL_SKIP_TESTBED:-}" != 1 ]; then
 fi
 
 cargo test --workspace --locked "$@"
+# kamal-proxy's end-to-end tests again with its HTTP/1.1 fast path off: the general pipeline (hyper) must
+# keep answering everything the same way on its own.
+KAMAL_PROXY_FAST_PATH=0 cargo test --locked -p kamal-proxy --test proxy --test features --test fast_path \
+  --test zero_downtime "$@"
 
 if $bed; then
   testbed/proxy-smoke.sh --build --clean && testbed/kamal-compat.sh

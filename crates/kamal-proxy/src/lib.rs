@@ -15,6 +15,7 @@ pub mod control;
 pub mod cookie_scope;
 pub mod duration;
 pub mod forward;
+pub mod h1;
 pub mod health;
 pub mod http3;
 pub mod logging;

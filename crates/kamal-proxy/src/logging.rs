@@ -245,7 +245,8 @@ fn push_decimal(out: &mut String, mut number: u64) {
             break;
         }
     }
-    out.extend(digits[start..].iter().map(|&digit| char::from(digit)));
+    // ASCII digits: always text.
+    out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
 }
 
 /// `number` with at least `width` digits.
@@ -258,7 +259,8 @@ fn push_padded(out: &mut String, number: u64, width: usize) {
         digits[start] = b'0' + (remaining % 10) as u8;
         remaining /= 10;
     }
-    out.extend(digits[start..].iter().map(|&digit| char::from(digit)));
+    // ASCII digits: always text.
+    out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
 }
 
 /// A JSON string literal, escaped as `serde_json` escapes the other log lines. Runs of plain characters are
@@ -349,8 +351,26 @@ fn rfc3339(time: SystemTime) -> String {
 }
 
 fn push_rfc3339(out: &mut String, time: SystemTime) {
+    thread_local! {
+        /// `YYYY-MM-DDTHH:MM:SS.` of the second last formatted on this thread: every line in that second
+        /// shares it, so only the nanoseconds are formatted per line.
+        static SECOND: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
+    }
     let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let seconds = since_epoch.as_secs() as i64;
+    SECOND.with_borrow_mut(|(cached, text)| {
+        if *cached != seconds {
+            *cached = seconds;
+            text.clear();
+            push_second(text, seconds);
+        }
+        out.push_str(text);
+    });
+    push_padded(out, u64::from(since_epoch.subsec_nanos()), 9);
+    out.push('Z');
+}
+
+fn push_second(out: &mut String, seconds: i64) {
     let days = seconds.div_euclid(86_400);
     let second_of_day = seconds.rem_euclid(86_400) as u64;
     let (year, month, day) = crate::calendar::civil_from_days(days);
@@ -369,8 +389,6 @@ fn push_rfc3339(out: &mut String, time: SystemTime) {
     out.push(':');
     push_padded(out, second_of_day % 60, 2);
     out.push('.');
-    push_padded(out, u64::from(since_epoch.subsec_nanos()), 9);
-    out.push('Z');
 }
 
 #[cfg(test)]

@@ -45,7 +45,7 @@ pub struct Proxy {
 }
 
 /// `t=<milliseconds>` for `X-Request-Start`, written without `fmt` (this runs for every request).
-fn request_start(millis: u128) -> Option<HeaderValue> {
+pub(crate) fn request_start(millis: u128) -> Option<HeaderValue> {
     // "t=" and the 20 digits of u64::MAX; milliseconds fit in a u64 for the next half a billion years.
     let mut text = [0u8; 22];
     let mut start = text.len();
@@ -63,7 +63,7 @@ fn request_start(millis: u128) -> Option<HeaderValue> {
     HeaderValue::from_bytes(&text[start..]).ok()
 }
 
-fn now_millis() -> u128 {
+pub(crate) fn now_millis() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis())
@@ -410,7 +410,7 @@ pub async fn serve_internal(
 }
 
 /// 499 is nginx's "client closed request"; it only ever reaches the log and the metrics.
-const CLIENT_CLOSED_REQUEST: StatusCode = match StatusCode::from_u16(499) {
+pub(crate) const CLIENT_CLOSED_REQUEST: StatusCode = match StatusCode::from_u16(499) {
     Ok(status) => status,
     Err(_) => StatusCode::BAD_REQUEST,
 };
@@ -486,7 +486,7 @@ async fn buffer_request<B: ClientBody>(
 }
 
 /// Streams are never buffered: server-sent events, bodies of unknown length (chunked) and upgrades.
-fn is_bufferable(response: &Response<ProxyBody>) -> bool {
+pub(crate) fn is_bufferable(response: &Response<ProxyBody>) -> bool {
     let event_stream = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -500,7 +500,7 @@ fn is_bufferable(response: &Response<ProxyBody>) -> bool {
 
 /// `--buffer-responses`: the whole body is read from the upstream before the client gets a byte; over
 /// `--max-response-body` → 500 without leaking the upstream's headers.
-async fn buffer_response(
+pub(crate) async fn buffer_response(
     response: Response<ProxyBody>,
     options: &TargetOptions,
 ) -> Result<Response<ProxyBody>, StatusCode> {
@@ -543,7 +543,7 @@ fn first_forwarded_for(headers: &http::HeaderMap) -> String {
 }
 
 /// `kamal-writer=<expiry ms>; Path=/; Expires=<expiry + 1s>; HttpOnly` unless the app opted out (§4.6).
-fn add_writer_affinity(response: &mut Response<ProxyBody>, timeout: std::time::Duration) {
+pub(crate) fn add_writer_affinity(response: &mut Response<ProxyBody>, timeout: std::time::Duration) {
     let opted_out = response
         .headers()
         .get(&X_WRITER_AFFINITY)
@@ -654,7 +654,7 @@ fn request_host<B>(request: &Request<B>) -> String {
 }
 
 /// Strips `prefix` from the path keeping the client's escaping when the raw path carries the prefix as is.
-fn strip_raw_prefix(raw_path: &str, decoded_path: &str, prefix: &str) -> String {
+pub(crate) fn strip_raw_prefix(raw_path: &str, decoded_path: &str, prefix: &str) -> String {
     if routing::prefix_matches(raw_path, prefix) {
         return routing::strip_prefix(raw_path, prefix).into_owned();
     }

@@ -165,7 +165,7 @@ impl Record {
         )
     }
 
-    fn finish(self, bytes: u64) {
+    pub(crate) fn finish(self, bytes: u64) {
         let duration = self.started.elapsed();
         if let Some(metrics) = &self.metrics {
             if self.outcome.counted {

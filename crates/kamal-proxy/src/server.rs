@@ -50,6 +50,13 @@ pub struct RunSettings {
     pub header_read_timeout: Duration,
     /// Extra roots trusted for the ACME server's HTTPS (a test CA); empty in production.
     pub acme_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// Plain HTTP/1.1 requests take [`crate::h1`]'s fast path; off, hyper serves every connection.
+    pub fast_path: bool,
+}
+
+/// `KAMAL_PROXY_FAST_PATH=0` turns the fast path off (a diagnostic switch; see [`crate::h1`]).
+pub fn fast_path_from_environment() -> bool {
+    std::env::var("KAMAL_PROXY_FAST_PATH").map_or(true, |value| value != "0")
 }
 
 /// A server with its listeners open, ready to serve.
@@ -182,6 +189,7 @@ impl Server {
             proxy.clone(),
             tls_config,
             settings.header_read_timeout,
+            settings.fast_path,
             stop.clone(),
         );
         let https_task = tokio::spawn(accept_connections(https, true, workers.clone(), stop.clone()));
@@ -261,6 +269,7 @@ impl Workers {
         proxy: Arc<Proxy>,
         tls: Arc<rustls::ServerConfig>,
         header_read_timeout: Duration,
+        fast_path: bool,
         stop: CancellationToken,
     ) -> Self {
         let mut senders = Vec::with_capacity(count);
@@ -273,6 +282,7 @@ impl Workers {
                 proxy: proxy.clone(),
                 tls: tls.clone(),
                 header_read_timeout,
+                fast_path,
                 stop: stop.clone(),
             };
             let spawned = std::thread::Builder::new()
@@ -325,6 +335,7 @@ struct Worker {
     proxy: Arc<Proxy>,
     tls: Arc<rustls::ServerConfig>,
     header_read_timeout: Duration,
+    fast_path: bool,
     stop: CancellationToken,
 }
 
@@ -382,6 +393,7 @@ impl Worker {
                 http1.clone(),
                 http2.clone(),
                 self.header_read_timeout,
+                self.fast_path,
                 self.stop.clone(),
                 connections_open.clone(),
             ));
@@ -426,10 +438,15 @@ async fn serve_connection(
     http1: hyper::server::conn::http1::Builder,
     http2: hyper::server::conn::http2::Builder<TokioExecutor>,
     header_read_timeout: Duration,
+    fast_path: bool,
     stop: CancellationToken,
     open: tokio::sync::mpsc::Sender<()>,
 ) {
     let result = match tls {
+        None if fast_path => {
+            crate::h1::serve_connection(stream, peer, proxy, http1, header_read_timeout, stop).await;
+            Ok(())
+        }
         None => {
             let service = service_fn(move |request| proxy::handle(proxy.clone(), peer, false, request));
             let connection = http1

@@ -608,6 +608,7 @@ async fn run(parsed: &ParsedFlags, environment: &dyn Environment) -> Result<(), 
         state_path: paths::state_file(environment),
         header_read_timeout: server::DEFAULT_HEADER_READ_TIMEOUT,
         acme_roots: Vec::new(),
+        fast_path: server::fast_path_from_environment(),
     };
     let server = Server::bind(settings).await?;
     server.serve(server::termination_signal()).await;

@@ -97,7 +97,7 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 }
 
 /// `ip` as text; IPv4 without `fmt`'s padding machinery, which showed in the per-request profile.
-fn ip_text(ip: IpAddr) -> String {
+pub(crate) fn ip_text(ip: IpAddr) -> String {
     let IpAddr::V4(v4) = ip else {
         return ip.to_string();
     };

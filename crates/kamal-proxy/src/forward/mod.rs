@@ -98,7 +98,7 @@ pub async fn forward(
         _ = guard.cancelled() => return Err(ForwardError::Draining),
     };
 
-    let mut response = match answer {
+    match answer {
         upstream::Answer::Upgraded(response, stream, buffered) => {
             let (mut parts, ()) = response.into_parts();
             parts.version = Version::HTTP_11;
@@ -106,24 +106,32 @@ pub async fn forward(
                 guard.mark_upgraded();
                 tokio::spawn(splice(client_upgrade, stream, buffered, guard));
             }
-            return Ok(Response::from_parts(parts, crate::body::empty()));
+            Ok(Response::from_parts(parts, crate::body::empty()))
         }
-        upstream::Answer::Response(response) => response,
-    };
+        upstream::Answer::Response(response) => Ok(passed_on(response, guard)),
+    }
+}
+
+/// An upstream response as the client gets it: hop-by-hop headers gone, the body holding the in-flight guard
+/// and handing the connection back to the pool when it ends cleanly.
+pub fn passed_on(
+    mut response: Response<upstream::ResponseBody>,
+    guard: InFlightGuard,
+) -> Response<ProxyBody> {
     // The client gets Go's status line, `HTTP/1.1`, whatever the upstream spoke: passing an upstream's
     // `HTTP/1.0` on would tell an HTTP/1.1 client the connection is not kept alive. (hyper still answers an
     // HTTP/1.0 client with `HTTP/1.0`.)
     *response.version_mut() = Version::HTTP_11;
     let (mut parts, mut body) = response.into_parts();
     headers::remove_hop_by_hop(&mut parts.headers, false);
-    let home = target.clone();
+    let home = guard.target().clone();
     body.on_finished(Box::new(move |connection| home.pool.reuse(connection)));
     let body = GuardedBody {
         inner: body,
         guard: Some(guard),
         cancelled: None,
     };
-    Ok(Response::from_parts(parts, body.boxed()))
+    Response::from_parts(parts, body.boxed())
 }
 
 /// Copies bytes both ways between the client and the upstream until either side closes or a drain cuts it;

@@ -56,12 +56,18 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Requests that may be sent again when the first attempt got no answer: idempotent methods (and requests with
 /// an idempotency key, as Go).
-fn idempotent(method: &Method, headers: &HeaderMap) -> bool {
+pub fn idempotent(method: &Method, headers: &HeaderMap) -> bool {
+    idempotent_method(method)
+        || headers.contains_key("idempotency-key")
+        || headers.contains_key("x-idempotency-key")
+}
+
+/// Methods safe to send twice.
+pub fn idempotent_method(method: &Method) -> bool {
     matches!(
         *method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-    ) || headers.contains_key("idempotency-key")
-        || headers.contains_key("x-idempotency-key")
+    )
 }
 
 /// The innermost cause, which is what the user needs ("Connection refused (os error 111)").
@@ -108,14 +114,27 @@ impl Pool {
         &self,
         method: &Method,
         headers: &HeaderMap,
-        mut outgoing: Outgoing,
+        outgoing: Outgoing,
         upgrade: bool,
     ) -> Result<Answer, String> {
-        let replayable = idempotent(method, headers);
+        self.exchange(method, outgoing, upgrade, idempotent(method, headers))
+            .await?
+            .into_answer(upgrade)
+    }
+
+    /// [`Pool::send`] for a caller that knows whether the request may be sent twice, answering with the
+    /// response head as the upstream sent it.
+    pub async fn exchange(
+        &self,
+        method: &Method,
+        mut outgoing: Outgoing,
+        upgrade: bool,
+        replayable: bool,
+    ) -> Result<upstream::Exchanged, String> {
         while let Some(connection) = self.take_idle() {
             let replay = if replayable { outgoing.replay() } else { None };
-            match upstream::exchange(connection, outgoing, method, upgrade).await {
-                Ok(answer) => return Ok(answer),
+            match upstream::exchange_raw(connection, outgoing, method, upgrade).await {
+                Ok(exchanged) => return Ok(exchanged),
                 Err(failure) => match (failure.outgoing, replay) {
                     (Some(unsent), _) => outgoing = unsent,
                     (None, Some(replay)) if failure.unanswered => outgoing = replay,
@@ -124,7 +143,7 @@ impl Pool {
             }
         }
         let connection = self.connect().await?;
-        upstream::exchange(connection, outgoing, method, upgrade)
+        upstream::exchange_raw(connection, outgoing, method, upgrade)
             .await
             .map_err(|failure| failure.message)
     }

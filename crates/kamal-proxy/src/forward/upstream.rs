@@ -41,7 +41,8 @@ pub const BODY_READ: usize = 256 * 1024;
 #[derive(Debug)]
 pub struct Connection {
     pub stream: TcpStream,
-    read: BytesMut,
+    /// Bytes read and not consumed yet.
+    pub(crate) read: BytesMut,
 }
 
 impl Connection {
@@ -80,7 +81,7 @@ impl Connection {
 
 /// Go's canonical form of a header name: first letter and each letter after a dash upper case
 /// (`x-forwarded-for` → `X-Forwarded-For`), as hyper's `title_case_headers` wrote it.
-fn push_title_case(out: &mut Vec<u8>, name: &[u8]) {
+pub(crate) fn push_title_case(out: &mut Vec<u8>, name: &[u8]) {
     let start = out.len();
     out.extend_from_slice(name);
     let mut upper = true;
@@ -150,6 +151,14 @@ impl Outgoing {
             head: Bytes::from(head),
             body: framing.map(|(framing, _)| (body, framing)),
         })
+    }
+
+    /// A request already encoded whole, head and body (the fast path's, see [`crate::h1`]).
+    pub fn encoded(bytes: Bytes) -> Self {
+        Self {
+            head: bytes,
+            body: None,
+        }
     }
 
     pub fn has_body(&self) -> bool {
@@ -289,30 +298,112 @@ impl Writer {
     }
 }
 
-/// A response head, with how its body is framed.
-struct Head {
-    response: Response<()>,
-    decoder: Decoder,
-    keep_alive: bool,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Decoder {
+pub enum Decoder {
     Length(u64),
     Chunked(ChunkState),
     Close,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ChunkState {
+pub enum ChunkState {
     Size,
     Data(u64),
     DataEnd,
     Trailers,
 }
 
-/// Parses a complete head from the front of `buffer`, if there is one.
-fn parse_head(buffer: &mut BytesMut, method: &Method) -> Result<Option<Head>, String> {
+/// A response head as the upstream sent it: the bytes, where each field is in them, and how the body is
+/// framed. The fast path ([`crate::h1`]) writes it on from these bytes; [`RawHead::into_response`] builds
+/// a `HeaderMap` for everything else.
+#[derive(Debug)]
+pub struct RawHead {
+    /// The whole head, its closing blank line included.
+    pub bytes: Bytes,
+    pub status: StatusCode,
+    /// The minor version: `HTTP/1.<version>`.
+    pub version: u8,
+    /// `(name, value)` byte ranges in [`RawHead::bytes`], in the order sent.
+    pub fields: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
+    pub decoder: Decoder,
+    pub keep_alive: bool,
+}
+
+impl RawHead {
+    pub fn name(&self, index: usize) -> &[u8] {
+        &self.bytes[self.fields[index].0.clone()]
+    }
+
+    pub fn value(&self, index: usize) -> &[u8] {
+        &self.bytes[self.fields[index].1.clone()]
+    }
+
+    /// Every value of the field `name` (lower case), in order.
+    pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.fields
+            .iter()
+            .filter(move |(field, _)| self.bytes[field.clone()].eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, value)| &self.bytes[value.clone()])
+    }
+
+    /// The head as a `Response`, its values sharing the head's bytes; `Content-Length` is dropped when
+    /// `Transfer-Encoding` overrides it (RFC 9112 §6.3).
+    pub fn into_response(&self) -> Result<Response<()>, String> {
+        let mut headers = HeaderMap::with_capacity(self.fields.len());
+        for (name, value) in &self.fields {
+            let name = HeaderName::from_bytes(&self.bytes[name.clone()])
+                .map_err(|_| format!("invalid upstream header name {:?}", &self.bytes[name.clone()]))?;
+            let value = HeaderValue::from_maybe_shared(self.bytes.slice(value.clone()))
+                .map_err(|_| format!("invalid value for upstream header {name}"))?;
+            headers.append(name, value);
+        }
+        if headers.contains_key(header::TRANSFER_ENCODING) {
+            headers.remove(header::CONTENT_LENGTH);
+        }
+        let mut response = Response::new(());
+        *response.status_mut() = self.status;
+        *response.version_mut() = if self.version == 1 {
+            Version::HTTP_11
+        } else {
+            Version::HTTP_10
+        };
+        *response.headers_mut() = headers;
+        Ok(response)
+    }
+}
+
+/// Whether any comma-separated token of the fields `values` is `token` (case-insensitive).
+fn has_token<'a>(values: impl Iterator<Item = &'a [u8]>, token: &str) -> bool {
+    values.into_iter().any(|value| {
+        value
+            .split(|byte| *byte == b',')
+            .any(|part| part.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+    })
+}
+
+/// The `Content-Length` of raw field values, when they hold one valid value (repeats must agree).
+pub fn raw_declared_length<'a>(values: impl Iterator<Item = &'a [u8]>) -> Option<u64> {
+    let mut length = None;
+    for value in values {
+        for part in value.split(|byte| *byte == b',') {
+            let part = part.trim_ascii();
+            if part.is_empty() || part.len() > 19 || !part.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            let parsed = part
+                .iter()
+                .fold(0u64, |sum, digit| sum * 10 + u64::from(digit - b'0'));
+            if length.is_some_and(|known| known != parsed) {
+                return None;
+            }
+            length = Some(parsed);
+        }
+    }
+    length
+}
+
+/// Parses a complete head from the front of `buffer`, if there is one, taking it out of the buffer.
+pub fn parse_raw_head(buffer: &mut BytesMut, method: &Method) -> Result<Option<RawHead>, String> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Response::new(&mut slots);
     let length = match parsed.parse(buffer) {
@@ -329,76 +420,66 @@ fn parse_head(buffer: &mut BytesMut, method: &Method) -> Result<Option<Head>, St
     let code = parsed.code.unwrap_or_default();
     let status = StatusCode::from_u16(code).map_err(|_| format!("invalid upstream status {code}"))?;
     let version = parsed.version.unwrap_or(1);
-    // Header values share the head's bytes instead of each getting a copy: note where each one is, then
-    // take the head out of the buffer.
     let base = buffer.as_ptr() as usize;
-    let mut fields = Vec::with_capacity(parsed.headers.len());
-    for slot in parsed.headers.iter() {
-        let name = HeaderName::from_bytes(slot.name.as_bytes())
-            .map_err(|_| format!("invalid upstream header name {:?}", slot.name))?;
-        let start = slot.value.as_ptr() as usize - base;
-        fields.push((name, start, start + slot.value.len()));
-    }
-    let head_bytes = buffer.split_to(length).freeze();
-    let mut headers = HeaderMap::with_capacity(fields.len());
-    for (name, start, end) in fields {
-        let value = HeaderValue::from_maybe_shared(head_bytes.slice(start..end))
-            .map_err(|_| format!("invalid value for upstream header {name}"))?;
-        headers.append(name, value);
-    }
-    let connection_says = |token: &str| {
-        headers.get_all(header::CONNECTION).iter().any(|value| {
-            value.to_str().is_ok_and(|value| {
-                value
-                    .split(',')
-                    .any(|part| part.trim().eq_ignore_ascii_case(token))
-            })
+    let fields: Vec<_> = parsed
+        .headers
+        .iter()
+        .map(|slot| {
+            let name = slot.name.as_ptr() as usize - base;
+            let value = slot.value.as_ptr() as usize - base;
+            (name..name + slot.name.len(), value..value + slot.value.len())
         })
+        .collect();
+    let mut head = RawHead {
+        bytes: buffer.split_to(length).freeze(),
+        status,
+        version,
+        fields,
+        decoder: Decoder::Close,
+        keep_alive: false,
     };
-    let keep_alive = if version == 1 {
-        !connection_says("close")
-    } else {
-        connection_says("keep-alive")
-    };
-    let decoder = if *method == Method::HEAD
+    // One pass over the names (compared only when the length fits) for what framing and reuse depend on.
+    let (mut close, mut keep_alive, mut has_length) = (false, false, false);
+    let mut transfer_encoding = None;
+    for (name, value) in &head.fields {
+        let name = &head.bytes[name.clone()];
+        let value = &head.bytes[value.clone()];
+        match name.len() {
+            10 if name.eq_ignore_ascii_case(b"connection") => {
+                close |= has_token(std::iter::once(value), "close");
+                keep_alive |= has_token(std::iter::once(value), "keep-alive");
+            }
+            14 if name.eq_ignore_ascii_case(b"content-length") => has_length = true,
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => transfer_encoding = Some(value),
+            _ => {}
+        }
+    }
+    let keep_alive = if version == 1 { !close } else { keep_alive };
+    head.decoder = if *method == Method::HEAD
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED
     {
         Decoder::Length(0)
-    } else if headers.contains_key(header::TRANSFER_ENCODING) {
-        let chunked = headers
-            .get_all(header::TRANSFER_ENCODING)
-            .iter()
-            .next_back()
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.rsplit(',').next())
-            .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
-        // Transfer-Encoding overrides Content-Length (RFC 9112 §6.3).
-        headers.remove(header::CONTENT_LENGTH);
+    } else if let Some(last) = transfer_encoding {
+        let chunked = last
+            .rsplit(|byte| *byte == b',')
+            .next()
+            .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
         if chunked {
             Decoder::Chunked(ChunkState::Size)
         } else {
             Decoder::Close
         }
-    } else if headers.contains_key(header::CONTENT_LENGTH) {
-        Decoder::Length(declared_length(&headers).ok_or("invalid upstream Content-Length")?)
+    } else if has_length {
+        Decoder::Length(
+            raw_declared_length(head.values("content-length")).ok_or("invalid upstream Content-Length")?,
+        )
     } else {
         Decoder::Close
     };
-    let mut response = Response::new(());
-    *response.status_mut() = status;
-    *response.version_mut() = if version == 1 {
-        Version::HTTP_11
-    } else {
-        Version::HTTP_10
-    };
-    *response.headers_mut() = headers;
-    Ok(Some(Head {
-        keep_alive: keep_alive && decoder != Decoder::Close,
-        response,
-        decoder,
-    }))
+    head.keep_alive = keep_alive && head.decoder != Decoder::Close;
+    Ok(Some(head))
 }
 
 /// Why an exchange produced no response.
@@ -430,13 +511,63 @@ pub enum Answer {
     Upgraded(Response<()>, TcpStream, Bytes),
 }
 
+/// A response head read off a connection, with the connection and whatever of the request body is still
+/// going out on it.
+pub struct Exchanged {
+    pub head: RawHead,
+    pub connection: Connection,
+    writer: Option<Writer>,
+    /// The connection can carry another request once this response's body is read.
+    pub reusable: bool,
+}
+
+impl Exchanged {
+    /// The request went out whole: nothing of it is left to write.
+    pub fn request_sent(&self) -> bool {
+        self.writer.is_none()
+    }
+
+    /// As a `Response` whose body reads the rest from the connection, or the upgraded stream on a 101 the
+    /// client asked for.
+    pub fn into_answer(self, upgrade: bool) -> Result<Answer, String> {
+        let response = self.head.into_response()?;
+        if self.head.status == StatusCode::SWITCHING_PROTOCOLS && upgrade {
+            let mut connection = self.connection;
+            let buffered = connection.read.split().freeze();
+            return Ok(Answer::Upgraded(response, connection.stream, buffered));
+        }
+        let (parts, ()) = response.into_parts();
+        let body = ResponseBody {
+            connection: Some(self.connection),
+            writer: self.writer,
+            decoder: self.head.decoder,
+            reusable: self.reusable,
+            finished: None,
+        };
+        Ok(Answer::Response(Response::from_parts(parts, body)))
+    }
+}
+
 /// Sends `outgoing` on `connection` and reads the response head (skipping 1xx other than 101).
 pub async fn exchange(
-    mut connection: Connection,
+    connection: Connection,
     outgoing: Outgoing,
     method: &Method,
     upgrade: bool,
 ) -> Result<Answer, Failure> {
+    exchange_raw(connection, outgoing, method, upgrade)
+        .await?
+        .into_answer(upgrade)
+        .map_err(Failure::new)
+}
+
+/// Sends `outgoing` on `connection` and reads the response head (skipping 1xx other than 101), as sent.
+pub async fn exchange_raw(
+    mut connection: Connection,
+    outgoing: Outgoing,
+    method: &Method,
+    upgrade: bool,
+) -> Result<Exchanged, Failure> {
     let has_body = outgoing.has_body();
     let original_head = outgoing.head.clone();
     let mut writer = Some(Writer::new(outgoing));
@@ -460,11 +591,11 @@ pub async fn exchange(
         loop {
             if !connection.read.is_empty() {
                 received = true;
-                match parse_head(&mut connection.read, method) {
+                match parse_raw_head(&mut connection.read, method) {
                     Err(message) => return Poll::Ready(Err(Failure::new(message))),
                     Ok(Some(head))
-                        if head.response.status().is_informational()
-                            && head.response.status() != StatusCode::SWITCHING_PROTOCOLS =>
+                        if head.status.is_informational()
+                            && head.status != StatusCode::SWITCHING_PROTOCOLS =>
                     {
                         continue
                     }
@@ -509,24 +640,17 @@ pub async fn exchange(
             return Err(failure);
         }
     };
-    if head.response.status() == StatusCode::SWITCHING_PROTOCOLS && upgrade {
-        let buffered = connection.read.split().freeze();
-        return Ok(Answer::Upgraded(head.response, connection.stream, buffered));
-    }
-    // After a 101 nobody asked for, the connection speaks something else: it is not reused.
+    // After a 101 the connection speaks something else: it is not reused.
     let reusable = head.keep_alive
         && write_error.is_none()
         && !upgrade
-        && head.response.status() != StatusCode::SWITCHING_PROTOCOLS;
-    let (parts, ()) = head.response.into_parts();
-    let body = ResponseBody {
-        connection: Some(connection),
+        && head.status != StatusCode::SWITCHING_PROTOCOLS;
+    Ok(Exchanged {
+        head,
+        connection,
         writer: if has_body { writer } else { None },
-        decoder: head.decoder,
         reusable,
-        finished: None,
-    };
-    Ok(Answer::Response(Response::from_parts(parts, body)))
+    })
 }
 
 fn unanswered(message: String) -> Failure {

@@ -22,6 +22,8 @@ pub struct Route<'a> {
 #[derive(Debug, Default, Clone)]
 pub struct RoutingTable {
     bindings: HashMap<String, Vec<Binding>>,
+    /// The wildcard entries again, keyed without the `*` (`.example.com`), so a lookup needs no new string.
+    wildcards: HashMap<String, Vec<Binding>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,7 +55,11 @@ impl RoutingTable {
                     .then_with(|| a.service.cmp(&b.service))
             });
         }
-        Self { bindings }
+        let wildcards = bindings
+            .iter()
+            .filter_map(|(host, list)| Some((host.strip_prefix('*')?.to_string(), list.clone())))
+            .collect();
+        Self { bindings, wildcards }
     }
 
     /// §3.4: the same exact host string and prefix bound to a different service name.
@@ -96,7 +102,7 @@ impl RoutingTable {
         }
         // One label only: `a.b.example.com` tries `*.b.example.com` and nothing else.
         if let Some(dot) = host.get(1..).and_then(|rest| rest.find('.')) {
-            if let Some(list) = self.bindings.get(&format!("*{}", &host[dot + 1..])) {
+            if let Some(list) = self.wildcards.get(&host[dot + 1..]) {
                 return Some(list);
             }
         }
@@ -119,15 +125,16 @@ pub fn strip_port(host: &str) -> &str {
 }
 
 /// Segment-boundary prefix match: `/app` matches `/app`, `/app/`, `/app/x`, never `/appointment`.
+/// (Both sides compared as if they ended in `/`, without building those strings.)
 pub fn prefix_matches(path: &str, prefix: &str) -> bool {
-    ensure_slash(path).starts_with(ensure_slash(prefix).as_ref())
-}
-
-fn ensure_slash(path: &str) -> std::borrow::Cow<'_, str> {
-    if path.ends_with('/') {
-        std::borrow::Cow::Borrowed(path)
-    } else {
-        std::borrow::Cow::Owned(format!("{path}/"))
+    let core = prefix.strip_suffix('/').unwrap_or(prefix);
+    if !path.starts_with(core) {
+        return false;
+    }
+    match path.as_bytes().get(core.len()) {
+        Some(b'/') => true,
+        None => !path.ends_with('/'),
+        Some(_) => false,
     }
 }
 
@@ -170,6 +177,32 @@ mod tests {
     #[test]
     fn empty_table_matches_nothing() {
         assert_eq!(service(&RoutingTable::default(), "example.com", "/"), None);
+    }
+
+    #[test]
+    fn prefix_matches_compares_as_if_both_ended_in_a_slash() {
+        let reference = |path: &str, prefix: &str| {
+            let slashed = |text: &str| {
+                if text.ends_with('/') {
+                    text.to_string()
+                } else {
+                    format!("{text}/")
+                }
+            };
+            slashed(path).starts_with(&slashed(prefix))
+        };
+        let samples = [
+            "", "/", "//", "/app", "/app/", "/app/x", "/appx", "/ap", "app", "/app//", "/x/app",
+        ];
+        for path in samples {
+            for prefix in samples {
+                assert_eq!(
+                    prefix_matches(path, prefix),
+                    reference(path, prefix),
+                    "{path:?} {prefix:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -142,6 +142,8 @@ impl Proxy {
             state_path: state.clone(),
             header_read_timeout: kamal_proxy::server::DEFAULT_HEADER_READ_TIMEOUT,
             acme_roots: Vec::new(),
+            // `KAMAL_PROXY_FAST_PATH=0` runs the suite through the general pipeline alone.
+            fast_path: kamal_proxy::server::fast_path_from_environment(),
         };
         let mut settings = settings;
         configure(&mut settings);
