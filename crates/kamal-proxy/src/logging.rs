@@ -234,19 +234,8 @@ fn push_key(out: &mut String, key: &str) {
     out.push_str("\":");
 }
 
-fn push_decimal(out: &mut String, mut number: u64) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (number % 10) as u8;
-        number /= 10;
-        if number == 0 {
-            break;
-        }
-    }
-    // ASCII digits: always text.
-    out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
+fn push_decimal(out: &mut String, number: u64) {
+    out.push_str(itoa::Buffer::new().format(number));
 }
 
 /// `number` with at least `width` digits.

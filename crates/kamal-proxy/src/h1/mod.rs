@@ -402,6 +402,7 @@ async fn forward_request(
         decoded_routed_path,
     } = plan;
     let now = proxy::now_millis();
+    let peer_ip = crate::forward::headers::ip_text(peer.ip());
     let request_id = match head.values("x-request-id").next() {
         Some(value) if !value.is_empty() => None,
         _ => {
@@ -422,7 +423,7 @@ async fn forward_request(
         method: head.method.clone(),
         request_content_length: head.text("content-length").parse().unwrap_or(-1),
         request_content_type: head.text("content-type").to_string(),
-        client_addr: crate::forward::headers::ip_text(peer.ip()),
+        client_addr: peer_ip.clone(),
         client_port: peer.port(),
         user_agent: head.text("user-agent").to_string(),
         proto: "HTTP/1.1",
@@ -474,20 +475,18 @@ async fn forward_request(
         !is_read && claimed.has_readers && !config.options.writer_affinity_timeout.is_zero();
     let target = guard.target().clone();
     record.outcome.target = target.address.clone();
-    let request_start = proxy::request_start(now);
     record.outcome.request_headers = target_options
         .log_request_headers
         .iter()
         .flatten()
         .map(|name| {
             // The pipeline logs the request as it goes upstream, with the ID and start time it was given.
-            let value = match (&request_id, &request_start) {
-                (Some(id), _) if name.eq_ignore_ascii_case("x-request-id") => id.clone(),
-                (_, Some(start))
-                    if name.eq_ignore_ascii_case("x-request-start")
-                        && head.values("x-request-start").next().is_none() =>
+            let value = match &request_id {
+                Some(id) if name.eq_ignore_ascii_case("x-request-id") => id.clone(),
+                _ if name.eq_ignore_ascii_case("x-request-start")
+                    && head.values("x-request-start").next().is_none() =>
                 {
-                    start.to_str().unwrap_or_default().to_string()
+                    format!("t={now}")
                 }
                 _ => joined(head.values(name)),
             };
@@ -504,7 +503,7 @@ async fn forward_request(
         head,
         &path_and_query,
         &UpstreamContext {
-            peer,
+            peer: &peer_ip,
             host: &shape.host,
             forward_headers: target_options.forward_headers,
             target_address: &target.address,
@@ -845,7 +844,8 @@ impl<'a> Cookies<'a> {
 }
 
 struct UpstreamContext<'a> {
-    peer: SocketAddr,
+    /// The client's address as text.
+    peer: &'a str,
     host: &'a str,
     forward_headers: bool,
     target_address: &'a str,
@@ -927,7 +927,7 @@ fn upstream_request(head: &Head, path_and_query: &str, context: &UpstreamContext
     if te_trailers {
         out.extend_from_slice(b"Te: trailers\r\n");
     }
-    let peer = crate::forward::headers::ip_text(context.peer.ip());
+    let peer = context.peer;
     out.extend_from_slice(b"X-Forwarded-For: ");
     for value in &prior_for {
         out.extend_from_slice(value);
@@ -954,11 +954,9 @@ fn upstream_request(head: &Head, path_and_query: &str, context: &UpstreamContext
     out.extend_from_slice(context.target_address.as_bytes());
     out.extend_from_slice(b"\r\n");
     if !has_request_start {
-        if let Some(value) = proxy::request_start(context.request_start) {
-            out.extend_from_slice(b"X-Request-Start: ");
-            out.extend_from_slice(value.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
+        out.extend_from_slice(b"X-Request-Start: t=");
+        out.extend_from_slice(itoa::Buffer::new().format(context.request_start).as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
     if let Some(request_id) = context.request_id {
         out.extend_from_slice(b"X-Request-Id: ");
