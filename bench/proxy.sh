@@ -9,7 +9,9 @@
 # keep-alive connections to it: nginx with `upstream { keepalive 100; }` and `proxy_http_version 1.1`, Caddy's
 # `reverse_proxy` as it comes, kamal-proxy as Kamal deploys it (buffering off here; a second row turns on
 # Kamal's default request/response buffering). Access logs: off for nginx, Caddy's default (off); kamal-proxy
-# always logs one JSON line per request, which goes to /dev/null. nginx runs `worker_processes auto` (2 here).
+# always logs one JSON line per request, which goes to /dev/null. A second nginx row, nginx-logging, does
+# kamal-proxy's per-request work too (the same JSON line, buffered, to /dev/null; request ID, X-Request-Start
+# and X-Forwarded-* to the upstream): the like-for-like comparison. nginx runs `worker_processes auto` (2 here).
 #
 # Requests/s and p50/p99 latency are wrk's (`--latency`). CPU µs/req is the proxy's own user+system time
 # (all its processes, from /proc) over the requests wrk completed: the cost per request, which other load on
@@ -28,6 +30,7 @@ threads="${KAMAL_BENCH_THREADS:-1}"
 rounds="${KAMAL_BENCH_ROUNDS:-3}"
 upstream_port=18180
 nginx_port=18181
+nginx_logging_port=18185
 caddy_port=18182
 kamal_port=18183
 kamal_https_port=18443
@@ -118,6 +121,42 @@ nginx -p "$work/nginx-proxy" -c "$work/nginx-proxy/nginx.conf" -g 'daemon off;' 
 nginx_pid=$!
 pids+=($nginx_pid)
 
+# nginx doing kamal-proxy's per-request work as well: the same JSON request line (batched, as ours is, to
+# /dev/null), a request ID, X-Request-Start and the X-Forwarded-* headers to the upstream.
+mkdir -p "$work/nginx-logging"
+cat >"$work/nginx-logging/nginx.conf" <<EOF
+worker_processes auto;
+pid $work/nginx-logging/nginx.pid;
+error_log $work/nginx-logging/error.log;
+events { worker_connections 4096; }
+http {
+    log_format kamal escape=json '{"time":"\$time_iso8601","level":"INFO","msg":"Request","host":"\$host",'
+        '"port":\$server_port,"path":"\$uri","request_id":"\$request_id","status":\$status,"service":"bench",'
+        '"target":"\$upstream_addr","duration":\$request_time,"method":"\$request_method",'
+        '"req_content_length":"\$content_length","req_content_type":"\$content_type",'
+        '"resp_content_length":\$body_bytes_sent,"resp_content_type":"\$sent_http_content_type",'
+        '"client_addr":"\$remote_addr","client_port":"\$remote_port","remote_addr":"\$remote_addr",'
+        '"user_agent":"\$http_user_agent","proto":"\$server_protocol","scheme":"\$scheme","query":"\$args"}';
+    access_log /dev/null kamal buffer=64k flush=5s;
+    client_body_temp_path $work/nginx-logging/body; proxy_temp_path $work/nginx-logging/proxy;
+    fastcgi_temp_path $work/nginx-logging/fastcgi; uwsgi_temp_path $work/nginx-logging/uwsgi; scgi_temp_path $work/nginx-logging/scgi;
+    keepalive_requests 1000000;
+    upstream app { server 127.0.0.1:$upstream_port; keepalive 100; }
+    server {
+        listen 127.0.0.1:$nginx_logging_port;
+        location / {
+            proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";
+            proxy_set_header Host \$host; proxy_set_header X-Forwarded-For \$remote_addr;
+            proxy_set_header X-Forwarded-Host \$host; proxy_set_header X-Forwarded-Proto \$scheme;
+            proxy_set_header X-Request-Id \$request_id; proxy_set_header X-Request-Start "t=\${msec}";
+        }
+    }
+}
+EOF
+nginx -p "$work/nginx-logging" -c "$work/nginx-logging/nginx.conf" -g 'daemon off;' &
+nginx_logging_pid=$!
+pids+=($nginx_logging_pid)
+
 cat >"$work/Caddyfile" <<EOF
 {
     admin off
@@ -150,19 +189,20 @@ start_kamal kamal-buffered "$kamal_buffered_port" "$kamal_buffered_https_port" \
     --buffer-requests --buffer-responses --max-request-body=0 --max-response-body=0
 kamal_buffered_pid=${pids[-1]}
 wait_for_port "$nginx_port"
+wait_for_port "$nginx_logging_port"
 wait_for_port "$caddy_port"
 
 # One request through each proxy, so idle RSS includes a live upstream connection.
-for port in $nginx_port $caddy_port $kamal_port $kamal_buffered_port; do
+for port in $nginx_port $nginx_logging_port $caddy_port $kamal_port $kamal_buffered_port; do
     curl -fsS -o /dev/null "http://127.0.0.1:$port/small"
 done
 sleep 1 # let allocators settle before the idle reading (a measurement pause, not a readiness wait)
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -A idle_rss after_rss
-names=(nginx caddy kamal-proxy kamal-proxy-buffered)
-declare -A pid_of=([nginx]=$nginx_pid [caddy]=$caddy_pid [kamal-proxy]=$kamal_pid [kamal-proxy-buffered]=$kamal_buffered_pid)
-declare -A port_of=([nginx]=$nginx_port [caddy]=$caddy_port [kamal-proxy]=$kamal_port [kamal-proxy-buffered]=$kamal_buffered_port)
+names=(nginx nginx-logging caddy kamal-proxy kamal-proxy-buffered)
+declare -A pid_of=([nginx]=$nginx_pid [nginx-logging]=$nginx_logging_pid [caddy]=$caddy_pid [kamal-proxy]=$kamal_pid [kamal-proxy-buffered]=$kamal_buffered_pid)
+declare -A port_of=([nginx]=$nginx_port [nginx-logging]=$nginx_logging_port [caddy]=$caddy_port [kamal-proxy]=$kamal_port [kamal-proxy-buffered]=$kamal_buffered_port)
 for name in "${names[@]}"; do idle_rss[$name]=$(rss_tree "${pid_of[$name]}"); done
 
 # wrk's latency lines are like "50%  412.00us"; normalise to milliseconds.
@@ -218,7 +258,10 @@ for name in "${names[@]}"; do after_rss[$name]=$(rss_tree "${pid_of[$name]}"); d
     done
     echo
     small_vs_nginx=$(echo "${rps[kamal-proxy,small]} / ${rps[nginx,small]}" | bc -l)
+    small_vs_logging=$(echo "${rps[kamal-proxy,small]} / ${rps[nginx-logging,small]}" | bc -l)
     small_vs_caddy=$(echo "${rps[kamal-proxy,small]} / ${rps[caddy,small]}" | bc -l)
-    printf 'kamal-proxy small-response throughput: %.2f× nginx, %.2f× Caddy.\n' "$small_vs_nginx" "$small_vs_caddy"
+    large_vs_caddy=$(echo "${rps[kamal-proxy,1mb]} / ${rps[caddy,1mb]}" | bc -l)
+    printf 'kamal-proxy small-response throughput: %.2f× nginx, %.2f× nginx-logging, %.2f× Caddy; 1 MiB: %.2f× Caddy.\n' \
+        "$small_vs_nginx" "$small_vs_logging" "$small_vs_caddy" "$large_vs_caddy"
 } >"$results"
 cat "$results"
