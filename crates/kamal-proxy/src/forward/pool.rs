@@ -17,6 +17,8 @@ use super::upstream::{self, Answer, Connection, Outgoing};
 
 /// Go's `http.Transport` closes connections idle this long.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// An idle connection keeps a read buffer up to this size.
+const IDLE_BUFFER: usize = 64 * 1024;
 /// As the Go proxy's transport: at most this many idle connections per target (here per worker).
 const MAX_IDLE: usize = 100;
 
@@ -173,7 +175,11 @@ impl Pool {
     }
 
     /// Puts back a connection whose response body was read to the end.
-    pub fn reuse(&self, connection: Connection) {
+    pub fn reuse(&self, mut connection: Connection) {
+        if connection.read.capacity() > IDLE_BUFFER {
+            // A large body's read buffer is not kept for as long as the connection idles.
+            connection.read = bytes::BytesMut::new();
+        }
         let mut idle = lock(self.slot());
         if idle.len() >= MAX_IDLE {
             idle.remove(0);

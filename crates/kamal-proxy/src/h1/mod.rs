@@ -693,10 +693,11 @@ async fn stream_response(
     let result: std::io::Result<()> = async {
         if buffer_all {
             // `--buffer-responses`: the whole body from the upstream before the client gets a byte.
+            // All of it at once (it is within the memory limit): growing as it comes would copy it again.
+            connection
+                .read
+                .reserve((length as usize).saturating_sub(connection.read.len()));
             while (connection.read.len() as u64) < length {
-                connection.read.reserve(
-                    (length as usize - connection.read.len()).min(crate::forward::upstream::BODY_READ),
-                );
                 if tokio_util::io::read_buf(&mut connection.stream, &mut connection.read).await? == 0 {
                     return Err(std::io::Error::other(
                         "upstream closed the connection before the end of the body",
@@ -705,9 +706,15 @@ async fn stream_response(
             }
         }
         let ready = (connection.read.len() as u64).min(length) as usize;
-        out.extend_from_slice(&connection.read.split_to(ready));
+        let body = connection.read.split_to(ready);
+        if body.len() <= SMALL_BODY {
+            out.extend_from_slice(&body);
+            stream.write_all(&out).await?;
+        } else {
+            // A large body already read (buffered): head and body in one write without copying them together.
+            write_both(stream, &out, &body).await?;
+        }
         sent += ready as u64;
-        stream.write_all(&out).await?;
         if sent == length {
             return Ok(());
         }
@@ -730,6 +737,25 @@ async fn stream_response(
         }
         Err(_) => false,
     }
+}
+
+/// Bodies up to this size go out in the same buffer as the head (one copy, one write).
+const SMALL_BODY: usize = 16 * 1024;
+
+/// Writes `first` then `second` with vectored writes.
+async fn write_both(stream: &mut TcpStream, first: &[u8], second: &[u8]) -> std::io::Result<()> {
+    let (mut first, mut second) = (first, second);
+    while !first.is_empty() {
+        let slices = [std::io::IoSlice::new(first), std::io::IoSlice::new(second)];
+        let written = stream.write_vectored(&slices).await?;
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        let from_first = written.min(first.len());
+        first = &first[from_first..];
+        second = &second[written - from_first..];
+    }
+    stream.write_all(second).await
 }
 
 /// Copies `remaining` body bytes from the upstream to the client.
