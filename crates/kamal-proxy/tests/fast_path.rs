@@ -67,6 +67,14 @@ async fn proxy(fast_path: bool, upstream: &Upstream) -> Proxy {
     proxy.deploy(trusted).await.expect("deploy trusted");
     let prefixed = deploy_args("prefixed", &[upstream.target()], &["plain.test"], &["/app"]);
     proxy.deploy(prefixed).await.expect("deploy prefixed");
+    // Response buffering in memory (the body fits), and spilled to disk (it does not).
+    for (name, memory) in [("buffered", 4 << 20), ("spilled", 1 << 20)] {
+        let host = format!("{name}.test");
+        let mut args = deploy_args(name, &[upstream.target()], &[host.as_str()], &[]);
+        args.target_options.buffer_responses = true;
+        args.target_options.max_memory_buffer_size = memory;
+        proxy.deploy(args).await.expect("deploy buffered");
+    }
     proxy
 }
 
@@ -222,11 +230,11 @@ async fn large_bodies_arrive_whole_through_both_paths_and_are_logged_with_their_
         let proxy = proxy(fast_path, &upstream).await;
         let mut stream = TcpStream::connect(proxy.http).await.expect("connect");
         let id = format!("big-{fast_path}");
-        for _ in 0..2 {
-            // Twice on one connection: the upstream connection and the pipe are reused.
+        // Twice on one connection (the upstream connection and the pipe are reused), then buffered.
+        for host in ["plain.test", "plain.test", "buffered.test", "spilled.test"] {
             stream
                 .write_all(
-                    format!("GET /big HTTP/1.1\r\nHost: plain.test\r\nX-Request-ID: {id}\r\n\r\n").as_bytes(),
+                    format!("GET /big HTTP/1.1\r\nHost: {host}\r\nX-Request-ID: {id}\r\n\r\n").as_bytes(),
                 )
                 .await
                 .expect("write");
@@ -236,10 +244,10 @@ async fn large_bodies_arrive_whole_through_both_paths_and_are_logged_with_their_
                 .position(|window| window == b"\r\n\r\n")
                 .expect("head")
                 + 4;
-            assert_eq!(reply.len() - body_start, BIG, "fast path {fast_path}");
+            assert_eq!(reply.len() - body_start, BIG, "fast path {fast_path}, {host}");
             assert!(
                 reply[body_start..] == big_body()[..],
-                "fast path {fast_path}: the bytes themselves"
+                "fast path {fast_path}, {host}: the bytes themselves"
             );
         }
         let logged = eventually(std::time::Duration::from_secs(5), || {
