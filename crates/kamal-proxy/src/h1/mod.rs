@@ -557,19 +557,9 @@ async fn forward_request(
         }
     };
 
-    record.status = exchanged.head.status.as_u16();
-    record.response_content_type = joined_with(exchanged.head.values("content-type"), ",");
-    record.response_headers = record
-        .outcome
-        .log_response_headers
-        .iter()
-        .map(|name| {
-            (
-                field_name("resp", name),
-                joined_with(exchanged.head.values(name), ","),
-            )
-        })
-        .collect();
+    record_response(&mut record, exchanged.head.status, |name| {
+        joined_with(exchanged.head.values(name), ",")
+    });
 
     let buffer_responses = target_options.buffer_responses && !is_event_stream(&exchanged.head);
     if let Decoder::Length(length) = exchanged.head.decoder {
@@ -636,6 +626,21 @@ async fn forward_request(
     answer(stream, response, &head.method, record, &shape).await
 }
 
+/// The response side of the log line, as [`Record::attach`] takes it: the status the client is sent (499
+/// stays when it went away) and the fields it logs; `joined` gives a field's values joined with `,`.
+fn record_response(record: &mut Record, status: StatusCode, joined: impl Fn(&str) -> String) {
+    if !record.outcome.client_gone {
+        record.status = status.as_u16();
+    }
+    record.response_content_type = joined("content-type");
+    record.response_headers = record
+        .outcome
+        .log_response_headers
+        .iter()
+        .map(|name| (field_name("resp", name), joined(name)))
+        .collect();
+}
+
 /// Writes a response built as a `Response` and logs it. Returns whether the connection stays open.
 async fn answer(
     stream: &mut TcpStream,
@@ -644,22 +649,10 @@ async fn answer(
     mut record: Record,
     shape: &Shape,
 ) -> bool {
-    // As [`Record::attach`]: what the client is sent.
-    if !record.outcome.client_gone {
-        record.status = response.status().as_u16();
-    }
-    record.response_content_type = crate::request_log::joined_header(response.headers(), "content-type");
-    record.response_headers = record
-        .outcome
-        .log_response_headers
-        .iter()
-        .map(|name| {
-            (
-                field_name("resp", name),
-                crate::request_log::joined_header(response.headers(), name),
-            )
-        })
-        .collect();
+    let headers = response.headers();
+    record_response(&mut record, response.status(), |name| {
+        crate::request_log::joined_header(headers, name)
+    });
     let mut bytes = 0;
     let result = write::response(stream, response, method, &mut bytes).await;
     record.finish(bytes);
