@@ -29,7 +29,8 @@ for tool in valgrind callgrind_control nginx wrk curl; do
 done
 
 echo "building kamal-proxy (release)…" >&2
-target_dir="${CARGO_TARGET_DIR:-$root/target-proxy}"
+# Absolute: the proxies run from their own directory.
+target_dir=$(realpath -m "${CARGO_TARGET_DIR:-$root/target-proxy}")
 CARGO_TARGET_DIR="$target_dir" cargo build --release -q -p kamal-proxy
 current="$target_dir/release/kamal-proxy"
 

@@ -101,8 +101,9 @@ static PENDING: Mutex<Pending> = Mutex::new(Pending {
     writer_started: false,
 });
 static READY: Condvar = Condvar::new();
-/// Held while bytes go to stdout, so batches leave in the order they were logged.
-static WRITING: Mutex<()> = Mutex::new(());
+/// Held while bytes go to stdout, so batches leave in the order they were logged. It holds the batch being
+/// written, swapped with the pending one: both keep their capacity, so a batch never grows from empty again.
+static WRITING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 /// Past this much unwritten output the logging thread writes itself: a stalled stdout slows the proxy
 /// down (as it does Go's) instead of growing memory without bound.
 const MAX_PENDING_BYTES: usize = 4 << 20;
@@ -152,13 +153,34 @@ fn write_pending_forever() {
 
 /// Writes every queued line now; `run` and the client commands call this before the process exits.
 pub fn flush() {
-    let _writing = lock(&WRITING);
-    let bytes = std::mem::take(&mut lock(&PENDING).buffer);
-    if !bytes.is_empty() {
+    let mut writing = lock(&WRITING);
+    std::mem::swap(&mut lock(&PENDING).buffer, &mut *writing);
+    if !writing.is_empty() {
         // A closed stdout must not take the proxy down with it.
-        let _ = std::io::stdout().lock().write_all(&bytes);
+        let _ = std::io::stdout().lock().write_all(&writing);
+    }
+    writing.clear();
+}
+
+/// A fixed field name of the request line, already in its JSON form `,"name":` (made by [`log_key!`]), so
+/// the line copies it whole.
+#[derive(Debug, Clone, Copy)]
+pub struct Key(&'static str);
+
+impl Key {
+    /// `quoted` must be `,"name":` with a name that needs no escaping; [`log_key!`] writes it.
+    pub const fn quoted(quoted: &'static str) -> Key {
+        Key(quoted)
     }
 }
+
+/// The [`Key`] for a field name: `log_key!("host")`.
+macro_rules! log_key {
+    ($name:literal) => {
+        $crate::logging::Key::quoted(concat!(",\"", $name, "\":"))
+    };
+}
+pub(crate) use log_key;
 
 /// A borrowed log value for the hot path (the request line), written without building `serde_json::Value`s.
 #[derive(Debug, Clone, Copy)]
@@ -178,7 +200,7 @@ thread_local! {
 /// Like [`log`] at INFO, for the request line: the same output, fewer allocations. `extra` follows `fields`.
 pub fn info_fields<'a>(
     message: &str,
-    fields: &[(&str, Field<'_>)],
+    fields: &[(Key, Field<'_>)],
     extra: impl IntoIterator<Item = &'a (String, String)>,
 ) {
     let capturing = CAPTURING.load(Ordering::Relaxed);
@@ -192,8 +214,9 @@ pub fn info_fields<'a>(
         push_rfc3339(line, SystemTime::now());
         line.push_str("\",\"level\":\"INFO\",\"msg\":");
         push_json_string(line, message);
-        for (key, value) in fields {
-            push_key(line, key);
+        for (Key(key), value) in fields {
+            debug_assert!(key.starts_with(",\"") && key.ends_with("\":"), "{key}");
+            line.push_str(key);
             match value {
                 Field::Text(text) => push_json_string(line, text),
                 Field::Integer(number) => {
@@ -446,7 +469,10 @@ mod tests {
         start_capture();
         info_fields(
             "Request",
-            &[("n", Field::Integer(-1)), ("s", Field::Text("a\u{1f}"))],
+            &[
+                (log_key!("n"), Field::Integer(-1)),
+                (log_key!("s"), Field::Text("a\u{1f}")),
+            ],
             &[("req_x".into(), "y".into())],
         );
         let line = captured()

@@ -16,7 +16,7 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 
 use crate::body::{BoxError, ProxyBody};
-use crate::logging::{self, Field};
+use crate::logging::{self, log_key, Field};
 use crate::metrics::Metrics;
 
 /// The request side of the log line, captured before the request is consumed.
@@ -188,26 +188,41 @@ impl Record {
         };
         let scheme = if facts.tls { "https" } else { "http" };
         let fields = [
-            ("host", Field::Text(&facts.host)),
-            ("port", Field::Unsigned(u64::from(self.port))),
-            ("path", Field::Text(facts.uri.path())),
-            ("request_id", Field::Text(&facts.request_id)),
-            ("status", Field::Unsigned(u64::from(self.status))),
-            ("service", Field::Text(&self.outcome.service)),
-            ("target", Field::Text(&self.outcome.target)),
-            ("duration", Field::Unsigned(duration.as_nanos() as u64)),
-            ("method", Field::Text(facts.method.as_str())),
-            ("req_content_length", Field::Integer(facts.request_content_length)),
-            ("req_content_type", Field::Text(&facts.request_content_type)),
-            ("resp_content_length", Field::Unsigned(bytes)),
-            ("resp_content_type", Field::Text(&self.response_content_type)),
-            ("client_addr", Field::Text(&facts.client_addr)),
-            ("client_port", Field::UnsignedText(u64::from(facts.client_port))),
-            ("remote_addr", Field::Text(remote_addr)),
-            ("user_agent", Field::Text(&facts.user_agent)),
-            ("proto", Field::Text(facts.proto)),
-            ("scheme", Field::Text(scheme)),
-            ("query", Field::Text(facts.uri.query().unwrap_or_default())),
+            (log_key!("host"), Field::Text(&facts.host)),
+            (log_key!("port"), Field::Unsigned(u64::from(self.port))),
+            (log_key!("path"), Field::Text(facts.uri.path())),
+            (log_key!("request_id"), Field::Text(&facts.request_id)),
+            (log_key!("status"), Field::Unsigned(u64::from(self.status))),
+            (log_key!("service"), Field::Text(&self.outcome.service)),
+            (log_key!("target"), Field::Text(&self.outcome.target)),
+            (log_key!("duration"), Field::Unsigned(duration.as_nanos() as u64)),
+            (log_key!("method"), Field::Text(facts.method.as_str())),
+            (
+                log_key!("req_content_length"),
+                Field::Integer(facts.request_content_length),
+            ),
+            (
+                log_key!("req_content_type"),
+                Field::Text(&facts.request_content_type),
+            ),
+            (log_key!("resp_content_length"), Field::Unsigned(bytes)),
+            (
+                log_key!("resp_content_type"),
+                Field::Text(&self.response_content_type),
+            ),
+            (log_key!("client_addr"), Field::Text(&facts.client_addr)),
+            (
+                log_key!("client_port"),
+                Field::UnsignedText(u64::from(facts.client_port)),
+            ),
+            (log_key!("remote_addr"), Field::Text(remote_addr)),
+            (log_key!("user_agent"), Field::Text(&facts.user_agent)),
+            (log_key!("proto"), Field::Text(facts.proto)),
+            (log_key!("scheme"), Field::Text(scheme)),
+            (
+                log_key!("query"),
+                Field::Text(facts.uri.query().unwrap_or_default()),
+            ),
         ];
         // Header fields only once a target was chosen, as in Go.
         let headers = if self.outcome.target.is_empty() {

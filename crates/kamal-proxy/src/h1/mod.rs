@@ -15,6 +15,7 @@
 //! 431 as before). The one answer of its own: `Content-Length` together with `Transfer-Encoding` is refused
 //! with 400, as nginx does, where hyper framed by `Transfer-Encoding` and closed.
 
+mod deadline;
 mod rewind;
 #[cfg(target_os = "linux")]
 mod splice;
@@ -44,6 +45,7 @@ use crate::server::MAX_HEADER_BYTES;
 use crate::service::pause::PauseState;
 use crate::service::target::InFlightGuard;
 use crate::service::ServiceConfig;
+use deadline::Deadline;
 use write::has_token;
 
 /// hyper's default limit on request header fields.
@@ -61,13 +63,22 @@ pub(crate) async fn serve_connection(
     stop: CancellationToken,
 ) {
     let mut buffer = BytesMut::with_capacity(HEAD_READ);
+    let mut timers = Timers::default();
     let handed_off = loop {
-        let head = match read_head(&mut stream, &mut buffer, header_read_timeout, &stop).await {
+        let head = match read_head(
+            &mut stream,
+            &mut buffer,
+            header_read_timeout,
+            &stop,
+            &mut timers.header,
+        )
+        .await
+        {
             Read::Head(head) => head,
             Read::HandOff => break buffer.freeze(),
             Read::Closed => return,
         };
-        match serve_request(&mut stream, peer, &proxy, head, &mut buffer, &stop).await {
+        match serve_request(&mut stream, peer, &proxy, head, &mut buffer, &stop, &mut timers).await {
             Step::KeepAlive => {}
             Step::Close => {
                 let _ = stream.shutdown().await;
@@ -94,6 +105,15 @@ pub(crate) async fn serve_connection(
             &[("error", json!(error.to_string()))],
         );
     }
+}
+
+/// The connection's two deadlines, kept from one request to the next.
+#[derive(Default)]
+struct Timers {
+    /// The next request's head must be complete by then.
+    header: Deadline,
+    /// The upstream must have answered by then.
+    response: Deadline,
 }
 
 /// A request head, parsed where it lies.
@@ -151,6 +171,7 @@ async fn read_head(
     buffer: &mut BytesMut,
     timeout: Duration,
     stop: &CancellationToken,
+    timer: &mut Deadline,
 ) -> Read {
     let mut deadline = None;
     loop {
@@ -163,14 +184,14 @@ async fn read_head(
         }
         // Slowloris: the whole head within the header timeout (idle keep-alive time included), as hyper's
         // `header_read_timeout` did.
-        let deadline = *deadline.get_or_insert_with(|| tokio::time::Instant::now() + timeout);
+        let deadline = *deadline.get_or_insert_with(|| deadline_after(timeout));
         if buffer.capacity() - buffer.len() < 1024 {
             buffer.reserve(HEAD_READ);
         }
         let read = tokio::select! {
             biased;
             read = tokio_util::io::read_buf(stream, buffer) => read,
-            () = tokio::time::sleep_until(deadline) => return Read::Closed,
+            () = timer.reached(deadline) => return Read::Closed,
             () = stop.cancelled(), if buffer.is_empty() => return Read::Closed,
         };
         match read {
@@ -178,6 +199,13 @@ async fn read_head(
             Ok(_) => {}
         }
     }
+}
+
+/// `timeout` from now; a timeout too long to represent is as good as none.
+fn deadline_after(timeout: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
 }
 
 /// `Some(Ok)` for a complete head fit for the fast path, `Some(Err)` for one that is not (or is malformed or
@@ -286,6 +314,7 @@ async fn serve_request(
     head: Head,
     buffer: &mut BytesMut,
     stop: &CancellationToken,
+    timers: &mut Timers,
 ) -> Step {
     let started = Instant::now();
     let shape = match shape(&head) {
@@ -308,7 +337,7 @@ async fn serve_request(
     };
     let body = buffer.split_to(body_length).freeze();
     let keep_alive = forward_request(
-        stream, peer, proxy, &head, shape, uri, plan, body, buffer, started,
+        stream, peer, proxy, &head, shape, uri, plan, body, buffer, started, timers,
     )
     .await;
     if keep_alive && !stop.is_cancelled() {
@@ -394,6 +423,7 @@ async fn forward_request(
     body: Bytes,
     buffer: &mut BytesMut,
     started: Instant,
+    timers: &mut Timers,
 ) -> bool {
     let Plan {
         service,
@@ -402,28 +432,24 @@ async fn forward_request(
         decoded_routed_path,
     } = plan;
     let now = proxy::now_millis();
-    let peer_ip = crate::forward::headers::ip_text(peer.ip());
-    let request_id = match head.values("x-request-id").next() {
-        Some(value) if !value.is_empty() => None,
-        _ => {
-            let mut text = uuid::Uuid::encode_buffer();
-            Some(
-                uuid::Uuid::new_v4()
-                    .hyphenated()
-                    .encode_lower(&mut text)
-                    .to_string(),
-            )
-        }
-    };
+    // One we make when the client sent none (the upstream and the log get it), or the client's.
+    let generated_request_id =
+        !matches!(head.values("x-request-id").next(), Some(value) if !value.is_empty());
     let facts = RequestFacts {
         host: shape.host.clone(),
-        request_id: request_id
-            .clone()
-            .unwrap_or_else(|| head.text("x-request-id").to_string()),
+        request_id: if generated_request_id {
+            let mut text = uuid::Uuid::encode_buffer();
+            uuid::Uuid::new_v4()
+                .hyphenated()
+                .encode_lower(&mut text)
+                .to_string()
+        } else {
+            head.text("x-request-id").to_string()
+        },
         method: head.method.clone(),
         request_content_length: head.text("content-length").parse().unwrap_or(-1),
         request_content_type: head.text("content-type").to_string(),
-        client_addr: peer_ip.clone(),
+        client_addr: crate::forward::headers::ip_text(peer.ip()),
         client_port: peer.port(),
         user_agent: head.text("user-agent").to_string(),
         proto: "HTTP/1.1",
@@ -481,14 +507,14 @@ async fn forward_request(
         .flatten()
         .map(|name| {
             // The pipeline logs the request as it goes upstream, with the ID and start time it was given.
-            let value = match &request_id {
-                Some(id) if name.eq_ignore_ascii_case("x-request-id") => id.clone(),
-                _ if name.eq_ignore_ascii_case("x-request-start")
-                    && head.values("x-request-start").next().is_none() =>
-                {
-                    format!("t={now}")
-                }
-                _ => joined(head.values(name)),
+            let value = if generated_request_id && name.eq_ignore_ascii_case("x-request-id") {
+                record.facts.request_id.clone()
+            } else if name.eq_ignore_ascii_case("x-request-start")
+                && head.values("x-request-start").next().is_none()
+            {
+                format!("t={now}")
+            } else {
+                joined(head.values(name))
             };
             (field_name("req", name), value)
         })
@@ -503,12 +529,12 @@ async fn forward_request(
         head,
         &path_and_query,
         &UpstreamContext {
-            peer: &peer_ip,
+            peer: &record.facts.client_addr,
             host: &shape.host,
             forward_headers: target_options.forward_headers,
             target_address: &target.address,
             request_start: now,
-            request_id: request_id.as_deref(),
+            request_id: generated_request_id.then_some(record.facts.request_id.as_str()),
         },
         &body,
     );
@@ -519,20 +545,21 @@ async fn forward_request(
         .pool
         .exchange(&head.method, Outgoing::encoded(encoded), false, replayable);
     let exchanged = {
-        let mut exchange = std::pin::pin!(tokio::time::timeout(target_options.response_timeout, exchange));
+        let response_deadline = deadline_after(target_options.response_timeout);
+        let mut exchange = std::pin::pin!(exchange);
         tokio::select! {
             biased;
             result = &mut exchange => match result {
-                Err(_) => Err(ForwardError::Timeout),
-                Ok(Err(message)) => {
+                Err(message) => {
                     logging::error(
                         "Error while proxying",
                         &[("target", json!(target.address)), ("path", json!(path_and_query)), ("error", json!(message))],
                     );
                     Err(ForwardError::Unreachable(message))
                 }
-                Ok(Ok(exchanged)) => Ok(exchanged),
+                Ok(exchanged) => Ok(exchanged),
             },
+            () = timers.response.reached(response_deadline) => Err(ForwardError::Timeout),
             () = guard.cancelled() => Err(ForwardError::Draining),
             () = client_gone(stream, buffer) => {
                 record.outcome.client_gone = true;
