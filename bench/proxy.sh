@@ -5,7 +5,8 @@
 #   small   GET of a 13-byte file over HTTP/1.1 keep-alive (wrk, $KAMAL_BENCH_CONNECTIONS connections)
 #   1mb     GET of a 1 MiB file (16 connections)
 #
-# The upstream is one nginx worker serving static files (so it is never the bottleneck). Each proxy keeps
+# The upstream is one nginx worker serving static files (so it is never the bottleneck; the 1 MiB file by
+# sendfile(2)). Each proxy keeps
 # keep-alive connections to it: nginx with `upstream { keepalive 100; }` and `proxy_http_version 1.1`, Caddy's
 # `reverse_proxy` as it comes, kamal-proxy as Kamal deploys it (buffering off here; a second row turns on
 # Kamal's default request/response buffering). Access logs: off for nginx, Caddy's default (off); kamal-proxy
@@ -13,7 +14,8 @@
 # kamal-proxy's per-request work too (the same JSON line, buffered, to /dev/null; request ID, X-Request-Start
 # and X-Forwarded-* to the upstream): the like-for-like comparison. nginx runs `worker_processes auto` (2 here).
 #
-# Requests/s and p50/p99 latency are wrk's (`--latency`). CPU µs/req is the proxy's own user+system time
+# Requests/s and p50/p99 latency are wrk's (`--latency`); the table has each cell's median over the rounds, and
+# a summary the round-by-round ratios that the targets name, with a 95% confidence interval. CPU µs/req is the proxy's own user+system time
 # (all its processes, from /proc) over the requests wrk completed: the cost per request, which other load on
 # a shared machine disturbs far less than throughput. RSS is /proc's VmRSS summed over the proxy's
 # processes: idle (after start and one deploy, before any load) and after the load.
@@ -94,7 +96,12 @@ http {
     client_body_temp_path $work/nginx-upstream/body; proxy_temp_path $work/nginx-upstream/proxy;
     fastcgi_temp_path $work/nginx-upstream/fastcgi; uwsgi_temp_path $work/nginx-upstream/uwsgi; scgi_temp_path $work/nginx-upstream/scgi;
     keepalive_requests 1000000;
-    server { listen 127.0.0.1:$upstream_port; root $work/www; }
+    server {
+        listen 127.0.0.1:$upstream_port; root $work/www;
+        # The large file leaves by sendfile(2), as Debian's stock nginx.conf has it: the upstream's cost per
+        # MiB halves, so more of the machine goes to the proxies, whose differences are what is measured.
+        location = /1mb { sendfile on; tcp_nopush on; }
+    }
 }
 EOF
 nginx -p "$work/nginx-upstream" -c "$work/nginx-upstream/nginx.conf" -g 'daemon off;' &
@@ -232,6 +239,23 @@ for round in $(seq 1 "$rounds"); do
         done
     done
 done
+# Round by round, the ratio of two proxies' figures (each pair measured minutes apart, so slow drifts in the
+# machine's load cancel): "mean (95% CI low–high; min–max; N of M rounds at or past 1)". `better` says which
+# side of 1 counts: ge for throughput, le for latency.
+paired() { # list-a list-b better
+    paste -d' ' <(tr ' ' '\n' <<<"$1" | grep .) <(tr ' ' '\n' <<<"$2" | grep .) | awk -v better="$3" '
+        { r[NR] = $1 / $2; sum += r[NR]; if ((better == "ge" && r[NR] >= 1) || (better == "le" && r[NR] <= 1)) won++ }
+        END {
+            n = NR; mean = sum / n; min = max = r[1]
+            for (i = 1; i <= n; i++) { ss += (r[i] - mean) ^ 2; if (r[i] < min) min = r[i]; if (r[i] > max) max = r[i] }
+            split("12.71 4.30 3.18 2.78 2.57 2.45 2.36 2.31 2.26 2.23 2.20 2.18 2.16 2.14 2.13 2.12 2.11 2.10 2.09", t, " ")
+            half = n > 1 ? (n - 1 <= 19 ? t[n - 1] : 2.0) * sqrt(ss / (n - 1) / n) : 0
+            printf "%.3f (95%% CI %.3f–%.3f; %.3f–%.3f; %d of %d rounds)", mean, mean - half, mean + half, min, max, won + 0, n
+        }'
+}
+paired_small_rps=$(paired "${rps[kamal-proxy,small]}" "${rps[nginx,small]}" ge)
+paired_small_p99=$(paired "${p99[kamal-proxy,small]}" "${p99[nginx,small]}" le)
+paired_large_caddy=$(paired "${rps[kamal-proxy,1mb]}" "${rps[caddy,1mb]}" ge)
 for key in "${!rps[@]}"; do
     rps[$key]=$(tr ' ' '\n' <<<"${rps[$key]}" | grep . | median)
     p50[$key]=$(tr ' ' '\n' <<<"${p50[$key]}" | grep . | median)
@@ -263,5 +287,10 @@ for name in "${names[@]}"; do after_rss[$name]=$(rss_tree "${pid_of[$name]}"); d
     large_vs_caddy=$(echo "${rps[kamal-proxy,1mb]} / ${rps[caddy,1mb]}" | bc -l)
     printf 'kamal-proxy small-response throughput: %.2f× nginx, %.2f× nginx-logging, %.2f× Caddy; 1 MiB: %.2f× Caddy.\n' \
         "$small_vs_nginx" "$small_vs_logging" "$small_vs_caddy" "$large_vs_caddy"
+    echo
+    echo "Paired by round, mean (95% CI; min–max; rounds where kamal-proxy was ahead: ratio ≥ 1 for req/s, ≤ 1 for p99):"
+    echo "- small req/s, kamal-proxy ÷ nginx: $paired_small_rps"
+    echo "- small p99, kamal-proxy ÷ nginx: $paired_small_p99"
+    echo "- 1 MiB req/s, kamal-proxy ÷ Caddy: $paired_large_caddy"
 } >"$results"
 cat "$results"
