@@ -247,6 +247,11 @@ impl Manager {
         });
     }
 
+    /// Whether a renewal task watches the host's certificate (it ends when the host is no longer wanted).
+    pub fn renewing(&self, cache_directory: &Path, host: &str) -> bool {
+        lock(&self.renewing).contains(&cache_directory.join(host.trim_end_matches('.')))
+    }
+
     fn not_after(&self, file: &Path) -> Option<SystemTime> {
         lock(&self.certificates).get(file).map(|cached| cached.not_after)
     }
