@@ -186,6 +186,8 @@ pub(crate) use log_key;
 #[derive(Debug, Clone, Copy)]
 pub enum Field<'a> {
     Text(&'a str),
+    /// Text that needs no JSON escaping (a method, an IP address, a fixed word), copied as it is.
+    Plain(&'a str),
     Integer(i64),
     Unsigned(u64),
     /// A number written as a JSON string (`client_port`).
@@ -219,6 +221,12 @@ pub fn info_fields<'a>(
             line.push_str(key);
             match value {
                 Field::Text(text) => push_json_string(line, text),
+                Field::Plain(text) => {
+                    debug_assert!(plain_run(text.as_bytes()) == text.len(), "{text}");
+                    line.push('"');
+                    line.push_str(text);
+                    line.push('"');
+                }
                 Field::Integer(number) => {
                     if *number < 0 {
                         line.push('-');
@@ -263,16 +271,12 @@ fn push_decimal(out: &mut String, number: u64) {
 
 /// `number` with at least `width` digits.
 fn push_padded(out: &mut String, number: u64, width: usize) {
-    let mut digits = [b'0'; 20];
-    let mut remaining = number;
-    let mut start = digits.len();
-    while remaining > 0 || digits.len() - start < width {
-        start -= 1;
-        digits[start] = b'0' + (remaining % 10) as u8;
-        remaining /= 10;
+    let mut buffer = itoa::Buffer::new();
+    let digits = buffer.format(number);
+    for _ in digits.len()..width {
+        out.push('0');
     }
-    // ASCII digits: always text.
-    out.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
+    out.push_str(digits);
 }
 
 /// A JSON string literal, escaped as `serde_json` escapes the other log lines. Runs of plain characters are
@@ -311,30 +315,46 @@ fn needs_escape(byte: u8) -> bool {
     byte < 0x20 || byte == b'"' || byte == b'\\'
 }
 
-/// How many leading bytes need no escaping. Words of eight bytes are tested at once (the "has less" and "has
-/// zero" bit tricks: exact for whether any byte matches), then the word with a match byte by byte.
+/// How many leading bytes need no escaping. Words of eight bytes are tested at once with the "has less" and
+/// "has zero" bit tricks. Those can flag a byte above a real match (a borrow carries upwards), never one below,
+/// so the lowest flag is the first byte to escape. The last partial word is read as the string's last eight
+/// bytes, with the flags of the bytes already checked shifted out; shorter strings go byte by byte.
 fn plain_run(bytes: &[u8]) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let has_zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
-    let mut checked = 0;
-    for chunk in bytes.chunks_exact(8) {
+    let flags = |chunk: &[u8]| {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
         let word = u64::from_le_bytes(word);
         let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
-        if control | has_zero(word ^ (ONES * u64::from(b'"'))) | has_zero(word ^ (ONES * u64::from(b'\\')))
-            != 0
-        {
-            break;
+        control | has_zero(word ^ (ONES * u64::from(b'"'))) | has_zero(word ^ (ONES * u64::from(b'\\')))
+    };
+    let first = |flags: u64| (flags.trailing_zeros() / 8) as usize;
+    if bytes.len() < 8 {
+        return bytes
+            .iter()
+            .position(|&byte| needs_escape(byte))
+            .unwrap_or(bytes.len());
+    }
+    let mut checked = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let found = flags(chunk);
+        if found != 0 {
+            return checked + first(found);
         }
         checked += 8;
     }
-    checked
-        + bytes[checked..]
-            .iter()
-            .position(|&byte| needs_escape(byte))
-            .unwrap_or(bytes.len() - checked)
+    let rest = bytes.len() - checked;
+    if rest == 0 {
+        return checked;
+    }
+    let found = flags(&bytes[bytes.len() - 8..]) >> ((8 - rest) * 8);
+    if found != 0 {
+        checked + first(found)
+    } else {
+        bytes.len()
+    }
 }
 
 fn format_line(time: SystemTime, level: Level, message: &str, fields: &[(&str, Value)]) -> String {
@@ -429,7 +449,25 @@ mod tests {
     #[test]
     fn every_escape_position_matches_serde_json() {
         let pieces = [
-            "", "plain", "\"", "\\", "\n", "\r", "\t", "\u{1}", "\u{1f}", " ", "~", "é", "日本", "\u{7f}",
+            "",
+            "plain",
+            "\"",
+            "\\",
+            "\n",
+            "\r",
+            "\t",
+            "\u{1}",
+            "\u{1f}",
+            " ",
+            "~",
+            "é",
+            "日本",
+            "\u{7f}",
+            // A match followed by a byte that the word test flags too (the borrow carries upwards).
+            "\"#",
+            "\\]",
+            "\u{0}\u{1}x",
+            "\u{1f}!",
         ];
         for length in 0..20 {
             for piece in pieces {
@@ -472,6 +510,7 @@ mod tests {
             &[
                 (log_key!("n"), Field::Integer(-1)),
                 (log_key!("s"), Field::Text("a\u{1f}")),
+                (log_key!("p"), Field::Plain("GET")),
             ],
             &[("req_x".into(), "y".into())],
         );
@@ -480,7 +519,9 @@ mod tests {
             .find(|line| line.contains("\"req_x\""))
             .expect("captured");
         assert!(
-            line.ends_with(",\"msg\":\"Request\",\"n\":-1,\"s\":\"a\\u001f\",\"req_x\":\"y\"}\n"),
+            line.ends_with(
+                ",\"msg\":\"Request\",\"n\":-1,\"s\":\"a\\u001f\",\"p\":\"GET\",\"req_x\":\"y\"}\n"
+            ),
             "{line}"
         );
     }

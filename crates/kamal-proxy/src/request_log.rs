@@ -181,10 +181,12 @@ impl Record {
             }
         }
         let facts = &self.facts;
+        // Text from the client is escaped; what we wrote ourselves (a method token, an IP address, a fixed
+        // word) is copied as it is.
         let remote_addr = if self.outcome.forwarded_for.is_empty() {
-            &facts.client_addr
+            Field::Plain(&facts.client_addr)
         } else {
-            &self.outcome.forwarded_for
+            Field::Text(&self.outcome.forwarded_for)
         };
         let scheme = if facts.tls { "https" } else { "http" };
         let fields = [
@@ -196,7 +198,7 @@ impl Record {
             (log_key!("service"), Field::Text(&self.outcome.service)),
             (log_key!("target"), Field::Text(&self.outcome.target)),
             (log_key!("duration"), Field::Unsigned(duration.as_nanos() as u64)),
-            (log_key!("method"), Field::Text(facts.method.as_str())),
+            (log_key!("method"), Field::Plain(facts.method.as_str())),
             (
                 log_key!("req_content_length"),
                 Field::Integer(facts.request_content_length),
@@ -210,15 +212,15 @@ impl Record {
                 log_key!("resp_content_type"),
                 Field::Text(&self.response_content_type),
             ),
-            (log_key!("client_addr"), Field::Text(&facts.client_addr)),
+            (log_key!("client_addr"), Field::Plain(&facts.client_addr)),
             (
                 log_key!("client_port"),
                 Field::UnsignedText(u64::from(facts.client_port)),
             ),
-            (log_key!("remote_addr"), Field::Text(remote_addr)),
+            (log_key!("remote_addr"), remote_addr),
             (log_key!("user_agent"), Field::Text(&facts.user_agent)),
-            (log_key!("proto"), Field::Text(facts.proto)),
-            (log_key!("scheme"), Field::Text(scheme)),
+            (log_key!("proto"), Field::Plain(facts.proto)),
+            (log_key!("scheme"), Field::Plain(scheme)),
             (
                 log_key!("query"),
                 Field::Text(facts.uri.query().unwrap_or_default()),

@@ -404,9 +404,14 @@ pub fn raw_declared_length<'a>(values: impl Iterator<Item = &'a [u8]>) -> Option
 
 /// Parses a complete head from the front of `buffer`, if there is one, taking it out of the buffer.
 pub fn parse_raw_head(buffer: &mut BytesMut, method: &Method) -> Result<Option<RawHead>, String> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut parsed = httparse::Response::new(&mut slots);
-    let length = match parsed.parse(buffer) {
+    // Uninitialised slots, as for requests (h1::parse_head).
+    let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut parsed = httparse::Response::new(&mut []);
+    let length = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut parsed,
+        buffer,
+        &mut slots,
+    ) {
         Ok(httparse::Status::Complete(length)) => length,
         Ok(httparse::Status::Partial) if buffer.len() >= MAX_HEAD_BYTES => {
             return Err("upstream response head too large".into())
@@ -441,6 +446,9 @@ pub fn parse_raw_head(buffer: &mut BytesMut, method: &Method) -> Result<Option<R
     // One pass over the names (compared only when the length fits) for what framing and reuse depend on.
     let (mut close, mut keep_alive, mut has_length) = (false, false, false);
     let mut transfer_encoding = None;
+    // The declared length, `None` once some `Content-Length` is invalid or disagrees with another.
+    let mut declared: Option<u64> = None;
+    let mut length_valid = true;
     for (name, value) in &head.fields {
         let name = &head.bytes[name.clone()];
         let value = &head.bytes[value.clone()];
@@ -449,7 +457,13 @@ pub fn parse_raw_head(buffer: &mut BytesMut, method: &Method) -> Result<Option<R
                 close |= has_token(std::iter::once(value), "close");
                 keep_alive |= has_token(std::iter::once(value), "keep-alive");
             }
-            14 if name.eq_ignore_ascii_case(b"content-length") => has_length = true,
+            14 if name.eq_ignore_ascii_case(b"content-length") => {
+                has_length = true;
+                match raw_declared_length(std::iter::once(value)) {
+                    Some(length) if declared.is_none_or(|known| known == length) => declared = Some(length),
+                    _ => length_valid = false,
+                }
+            }
             17 if name.eq_ignore_ascii_case(b"transfer-encoding") => transfer_encoding = Some(value),
             _ => {}
         }
@@ -473,7 +487,9 @@ pub fn parse_raw_head(buffer: &mut BytesMut, method: &Method) -> Result<Option<R
         }
     } else if has_length {
         Decoder::Length(
-            raw_declared_length(head.values("content-length")).ok_or("invalid upstream Content-Length")?,
+            declared
+                .filter(|_| length_valid)
+                .ok_or("invalid upstream Content-Length")?,
         )
     } else {
         Decoder::Close
@@ -1194,6 +1210,8 @@ mod tests {
             &b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok"[..],
             b"HTTP/1.1 200 OK\r\nContent-Length: 2, 3\r\n\r\nok",
             b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\nok",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: x\r\n\r\nok",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\nContent-Length: 3\r\n\r\nok",
         ] {
             let (address, _requests) = upstream(vec![vec![head]]).await;
             let failure = send(address, Method::GET)
@@ -1202,13 +1220,16 @@ mod tests {
                 .map(|failure| failure.message);
             assert_eq!(failure.as_deref(), Some("invalid upstream Content-Length"));
         }
-        let (address, _requests) = upstream(vec![vec![
-            b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\nConnection: close\r\n\r\nok",
-        ]])
-        .await;
-        let (body, connection) = read_body(response(send(address, Method::GET).await)).await;
-        assert_eq!(body.expect("body").to_bytes(), "ok");
-        assert!(connection.is_none(), "Connection: close is not reused");
+        // Repeats that agree, in one field or in several, are one length.
+        for head in [
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\nConnection: close\r\n\r\nok"[..],
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+        ] {
+            let (address, _requests) = upstream(vec![vec![head]]).await;
+            let (body, connection) = read_body(response(send(address, Method::GET).await)).await;
+            assert_eq!(body.expect("body").to_bytes(), "ok");
+            assert!(connection.is_none(), "Connection: close is not reused");
+        }
     }
 
     #[tokio::test]
