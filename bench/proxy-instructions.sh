@@ -31,8 +31,8 @@ done
 echo "building kamal-proxy (release)…" >&2
 # Absolute: the proxies run from their own directory.
 target_dir=$(realpath -m "${CARGO_TARGET_DIR:-$root/target-proxy}")
-CARGO_TARGET_DIR="$target_dir" cargo build --release -q -p kamal-proxy
-current="$target_dir/release/kamal-proxy"
+# As the image's binary is built (profile-guided: scripts/build-proxy.sh).
+current=$(CARGO_TARGET_DIR="$target_dir" scripts/build-proxy.sh)
 
 work=$(mktemp -d /tmp/kamal-proxy-instr.XXXXXX)
 chmod 755 "$work"

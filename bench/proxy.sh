@@ -46,9 +46,8 @@ for tool in nginx caddy wrk; do
     }
 done
 
-echo "building kamal-proxy (release)…" >&2
-CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target-proxy}" cargo build --release -q -p kamal-proxy
-binary="${CARGO_TARGET_DIR:-$root/target-proxy}/release/kamal-proxy"
+echo "building kamal-proxy (release, profile-guided as the image's: scripts/build-proxy.sh)…" >&2
+binary=$(scripts/build-proxy.sh)
 
 work=$(mktemp -d /tmp/kamal-proxy-bench.XXXXXX)
 chmod 755 "$work" # nginx workers run as an unprivileged user and read the files served

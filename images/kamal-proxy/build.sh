@@ -4,7 +4,7 @@
 #   images/kamal-proxy/build.sh [TAG]          # default tag: kamal-proxy:dev
 #   STAGE_ONLY=1 images/kamal-proxy/build.sh   # build the binary and stage the context, skip `docker build`
 #
-# The binary is static: a musl target when one is installed, otherwise glibc with +crt-static. (glibc 2.34+
+# The binary is profile-guided (scripts/build-proxy.sh) and static: a musl target when one is installed, otherwise glibc with +crt-static. (glibc 2.34+
 # has the dns and files NSS modules built in, so resolving container names through Docker's DNS works in a
 # scratch image; Docker provides /etc/resolv.conf and /etc/hosts.)
 set -euo pipefail
@@ -25,8 +25,8 @@ else
 fi
 
 cd "$repository_root"
-RUSTFLAGS="$rustflags" cargo build --release -p kamal-proxy --target "$target"
-binary="$CARGO_TARGET_DIR/$target/release/kamal-proxy"
+# Profile-guided (scripts/build-proxy.sh; KAMAL_PROXY_PGO=0 for a plain release build).
+binary=$(RUSTFLAGS="$rustflags" scripts/build-proxy.sh --target "$target")
 
 # ldd lists "lib => path" lines only for dynamic executables (a static-pie prints "statically linked").
 if ldd "$binary" 2>&1 | grep -q '=>'; then
