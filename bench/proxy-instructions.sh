@@ -28,7 +28,7 @@ for tool in valgrind callgrind_control nginx wrk curl; do
     }
 done
 
-echo "building kamal-proxy (release)…" >&2
+echo "building kamal-proxy (release, profile-guided: scripts/build-proxy.sh)…" >&2
 # Absolute: the proxies run from their own directory.
 target_dir=$(realpath -m "${CARGO_TARGET_DIR:-$root/target-proxy}")
 # As the image's binary is built (profile-guided: scripts/build-proxy.sh).

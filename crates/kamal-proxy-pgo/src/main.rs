@@ -123,15 +123,16 @@ async fn train(
     let started = Instant::now();
 
     // The bulk: small responses over keep-alive connections, as most traffic is.
-    fan_out(32, |_| keep_alive(proxy, "/small", 1500)).await?;
-    fan_out(4, |_| keep_alive(proxy, "/1mb", 40)).await?;
-    fan_out(4, |_| keep_alive(proxy, "/chunked", 300)).await?;
+    fan_out(32, |_| plain(proxy, "/small", 1, 1500)).await?;
+    fan_out(4, |_| plain(proxy, "/1mb", 1, 40)).await?;
+    fan_out(4, |_| plain(proxy, "/chunked", 1, 300)).await?;
     fan_out(4, |_| posts(proxy, 300)).await?;
-    fan_out(4, |_| keep_alive(proxy, "/missing", 300)).await?;
-    fan_out(4, |_| new_connections(proxy, 150)).await?;
+    fan_out(4, |_| plain(proxy, "/missing", 1, 300)).await?;
+    // A new connection for each request.
+    fan_out(4, |_| plain(proxy, "/small", 150, 1)).await?;
     let roots = [certificate.ca.clone()];
-    fan_out(4, |_| tls_http1(secure, roots.clone(), 600)).await?;
-    fan_out(4, |_| tls_handshakes(secure, roots.clone(), 40)).await?;
+    fan_out(4, |_| tls_http1(secure, roots.clone(), 1, 600)).await?;
+    fan_out(4, |_| tls_http1(secure, roots.clone(), 40, 1)).await?;
     fan_out(2, |_| tls_http2(secure, roots.clone(), 1500)).await?;
     eprintln!(
         "kamal-proxy-pgo-train: workload done in {:.1?}",
@@ -194,15 +195,23 @@ where
     Ok(sender)
 }
 
-async fn keep_alive(proxy: SocketAddr, path: &'static str, requests: usize) -> Result<(), Failure> {
-    let mut sender = http1(TcpStream::connect(proxy).await?).await?;
+/// `connections` connections one after another, `requests` GETs of `path` on each.
+async fn plain(
+    proxy: SocketAddr,
+    path: &'static str,
+    connections: usize,
+    requests: usize,
+) -> Result<(), Failure> {
     let expected = if path == "/missing" {
         StatusCode::NOT_FOUND
     } else {
         StatusCode::OK
     };
-    for _ in 0..requests {
-        exchange(&mut sender, get(path, "example.com"), expected).await?;
+    for _ in 0..connections {
+        let mut sender = http1(TcpStream::connect(proxy).await?).await?;
+        for _ in 0..requests {
+            exchange(&mut sender, get(path, "example.com"), expected).await?;
+        }
     }
     Ok(())
 }
@@ -223,36 +232,19 @@ async fn posts(proxy: SocketAddr, requests: usize) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn new_connections(proxy: SocketAddr, requests: usize) -> Result<(), Failure> {
-    for _ in 0..requests {
-        let mut sender = http1(TcpStream::connect(proxy).await?).await?;
-        exchange(&mut sender, get("/small", "example.com"), StatusCode::OK).await?;
-    }
-    Ok(())
-}
-
+/// As [`plain`], over HTTPS: each connection a new handshake.
 async fn tls_http1(
     secure: SocketAddr,
     roots: [CertificateDer<'static>; 1],
-    requests: usize,
-) -> Result<(), Failure> {
-    let stream = tls_connect(secure, "localhost", &roots, &[b"http/1.1"]).await?;
-    let mut sender = http1(stream).await?;
-    for _ in 0..requests {
-        exchange(&mut sender, get("/small", "localhost"), StatusCode::OK).await?;
-    }
-    Ok(())
-}
-
-async fn tls_handshakes(
-    secure: SocketAddr,
-    roots: [CertificateDer<'static>; 1],
     connections: usize,
+    requests: usize,
 ) -> Result<(), Failure> {
     for _ in 0..connections {
         let stream = tls_connect(secure, "localhost", &roots, &[b"http/1.1"]).await?;
         let mut sender = http1(stream).await?;
-        exchange(&mut sender, get("/small", "localhost"), StatusCode::OK).await?;
+        for _ in 0..requests {
+            exchange(&mut sender, get("/small", "localhost"), StatusCode::OK).await?;
+        }
     }
     Ok(())
 }
