@@ -597,6 +597,8 @@ async fn websocket_upgrades_and_server_sent_events_pass_through() {
                                 "data: {index}\n\n"
                             )))))
                             .await;
+                        // Events spaced out as a live stream sends them: the first must come through
+                        // on its own, before the next is sent (not held back until the stream ends).
                         tokio::time::sleep(Duration::from_millis(30)).await;
                     }
                 });

@@ -303,7 +303,7 @@ where
         if condition().await {
             return true;
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await; // poll interval, until the deadline
     }
     false
 }
