@@ -70,19 +70,29 @@ if [ -z "$llvm_profdata" ]; then
 fi
 
 profiles="$CARGO_TARGET_DIR/pgo-profiles"
-rm -rf "$profiles"
-mkdir -p "$profiles"
-echo "build-proxy.sh: instrumented build…" >&2
-# The same code generation as the final build: with thin LTO here the profile matched it less well (the
-# final binary spent ~25 % more user time per request than with a profile from a fat-LTO build).
-RUSTFLAGS="$rustflags -Cprofile-generate=$profiles" CARGO_TARGET_DIR="$CARGO_TARGET_DIR/pgo-generate" \
-    CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
-    cargo build --release --locked -q -p kamal-proxy -p kamal-proxy-pgo "$@" >&2
-generated="$CARGO_TARGET_DIR/pgo-generate/${target_subdir}release"
-echo "build-proxy.sh: training…" >&2
-# The trainer is instrumented too (same flags, shared dependencies); its own profile goes elsewhere.
-KAMAL_PROXY_PROFILE_FILE="$profiles/kamal-proxy-%p-%m.profraw" LLVM_PROFILE_FILE="$profiles/trainer/%p.profraw" \
-    "$generated/kamal-proxy-pgo-train" "$generated/kamal-proxy" >&2
-"$llvm_profdata" merge -o "$profiles/merged.profdata" "$profiles"/kamal-proxy-*.profraw
+# Steps 1 and 2; fails if any does (e.g. a target whose standard library has no profiler runtime).
+profile() { # cargo-args…
+    rm -rf "$profiles"
+    mkdir -p "$profiles"
+    echo "build-proxy.sh: instrumented build…" >&2
+    # The same code generation as the final build: with thin LTO here the profile matched it less well (the
+    # final binary spent ~25 % more user time per request than with a profile from a fat-LTO build).
+    RUSTFLAGS="$rustflags -Cprofile-generate=$profiles" CARGO_TARGET_DIR="$CARGO_TARGET_DIR/pgo-generate" \
+        CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
+        cargo build --release --locked -q -p kamal-proxy -p kamal-proxy-pgo "$@" >&2 || return 1
+    local generated="$CARGO_TARGET_DIR/pgo-generate/${target_subdir}release"
+    echo "build-proxy.sh: training…" >&2
+    # The trainer is instrumented too (same flags, shared dependencies); its own profile goes elsewhere.
+    KAMAL_PROXY_PROFILE_FILE="$profiles/kamal-proxy-%p-%m.profraw" LLVM_PROFILE_FILE="$profiles/trainer/%p.profraw" \
+        "$generated/kamal-proxy-pgo-train" "$generated/kamal-proxy" >&2 || return 1
+    "$llvm_profdata" merge -o "$profiles/merged.profdata" "$profiles"/kamal-proxy-*.profraw >&2
+}
+
+# PGO is an optimisation: if it cannot be had here, the build goes on without it, and says so.
+if ! profile "$@"; then
+    echo "build-proxy.sh: the profile could not be made (see above); building without PGO" >&2
+    plain "$@"
+    exit 0
+fi
 echo "build-proxy.sh: profile-guided build…" >&2
 final_build "-Cprofile-use=$profiles/merged.profdata" "$@"
