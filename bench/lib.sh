@@ -1,5 +1,21 @@
 # Shared by the benchmarks. Source it from the repository root.
 
+# A scratch directory, $work (755: nginx workers run as an unprivileged user and read the files served), and
+# $pids for the processes started there; on exit every one of them is stopped and the directory removed.
+bench_scratch() { # name
+  work=$(mktemp -d "/tmp/kamal-proxy-$1.XXXXXX")
+  chmod 755 "$work"
+  pids=()
+  trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+
 # Polls COMMAND… every 50 ms until it succeeds, for at most SECONDS; fails with a message after that.
 wait_until() { # seconds command…
   local deadline=$((SECONDS + $1))

@@ -21,18 +21,9 @@ duration="${KAMAL_BENCH_DURATION:-8s}"
 upstream_port=18380
 nginx_port=18390
 
-work=$(mktemp -d /tmp/kamal-proxy-ab.XXXXXX)
-chmod 755 "$work" # nginx workers run as an unprivileged user and read the files served
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
+bench_scratch ab
 
 nginx_conf() { # dir server-block
     mkdir -p "$1"

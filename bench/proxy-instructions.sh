@@ -34,18 +34,9 @@ target_dir=$(realpath -m "${CARGO_TARGET_DIR:-$root/target-proxy}")
 # As the image's binary is built (profile-guided: scripts/build-proxy.sh).
 current=$(CARGO_TARGET_DIR="$target_dir" scripts/build-proxy.sh)
 
-work=$(mktemp -d /tmp/kamal-proxy-instr.XXXXXX)
-chmod 755 "$work"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
+bench_scratch instr
 
 nginx_conf() { # dir body
     cat >"$1/nginx.conf" <<CONF

@@ -49,18 +49,9 @@ done
 echo "building kamal-proxy (release, profile-guided as the image's: scripts/build-proxy.sh)…" >&2
 binary=$(scripts/build-proxy.sh)
 
-work=$(mktemp -d /tmp/kamal-proxy-bench.XXXXXX)
-chmod 755 "$work" # nginx workers run as an unprivileged user and read the files served
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
+bench_scratch bench
 
 # CPU time in clock ticks (utime + stime) of a process and all its descendants.
 cpu_tree() { # pid
