@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the benchmarks. Source it from the repository root.
 
 # A scratch directory, $work (755: nginx workers run as an unprivileged user and read the files served), and
@@ -14,6 +15,34 @@ bench_cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"
+}
+
+# Writes DIR/nginx.conf: WORKERS worker processes (a number or `auto`), everything nginx writes kept under DIR,
+# keep-alive without a request limit, and HTTP (server and upstream blocks) inside `http { }`. Access logs are
+# off unless HTTP sets its own `access_log` (an `access_log off` beside it would silence that one).
+nginx_conf() { # dir workers http
+  local access_log='access_log off;'
+  [[ $3 == *access_log* ]] && access_log=''
+  mkdir -p "$1"
+  cat >"$1/nginx.conf" <<EOF
+worker_processes $2;
+pid $1/nginx.pid;
+error_log $1/error.log;
+events { worker_connections 4096; }
+http {
+    $access_log
+    client_body_temp_path $1/body; proxy_temp_path $1/proxy;
+    fastcgi_temp_path $1/fastcgi; uwsgi_temp_path $1/uwsgi; scgi_temp_path $1/scgi;
+    keepalive_requests 1000000;
+    $3
+}
+EOF
+}
+
+# Runs nginx in the foreground with DIR's nginx.conf (see nginx_conf); its pid goes on $pids.
+nginx_start() { # dir
+  nginx -p "$1" -c "$1/nginx.conf" -g 'daemon off;' &
+  pids+=("$!")
 }
 
 # Polls COMMAND… every 50 ms until it succeeds, for at most SECONDS; fails with a message after that.

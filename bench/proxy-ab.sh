@@ -25,31 +25,15 @@ nginx_port=18390
 . "$root/bench/lib.sh"
 bench_scratch ab
 
-nginx_conf() { # dir server-block
-    mkdir -p "$1"
-    cat >"$1/nginx.conf" <<EOF
-worker_processes $3; pid $1/nginx.pid; error_log $1/error.log;
-events { worker_connections 4096; }
-http {
-    access_log off; keepalive_requests 1000000;
-    client_body_temp_path $1/body; proxy_temp_path $1/proxy;
-    fastcgi_temp_path $1/fastcgi; uwsgi_temp_path $1/uwsgi; scgi_temp_path $1/scgi;
-    $2
-}
-EOF
-}
-
 mkdir -p "$work/www"
 printf 'Hello, world\n' >"$work/www/small"
 printf 'ok\n' >"$work/www/up"
-nginx_conf "$work/upstream" "server { listen 127.0.0.1:$upstream_port; root $work/www; }" 1
-nginx -p "$work/upstream" -c "$work/upstream/nginx.conf" -g 'daemon off;' &
-pids+=("$!")
-nginx_conf "$work/nginx" "upstream app { server 127.0.0.1:$upstream_port; keepalive 100; }
+nginx_conf "$work/upstream" 1 "server { listen 127.0.0.1:$upstream_port; root $work/www; }"
+nginx_start "$work/upstream"
+nginx_conf "$work/nginx" auto "upstream app { server 127.0.0.1:$upstream_port; keepalive 100; }
     server { listen 127.0.0.1:$nginx_port; location / { proxy_pass http://app; proxy_http_version 1.1;
-    proxy_set_header Connection \"\"; proxy_set_header Host \$host; } }" auto
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
-pids+=("$!")
+    proxy_set_header Connection \"\"; proxy_set_header Host \$host; } }"
+nginx_start "$work/nginx"
 
 declare -A port_of pid_of
 names=(nginx)

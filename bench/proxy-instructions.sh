@@ -38,30 +38,13 @@ current=$(CARGO_TARGET_DIR="$target_dir" scripts/build-proxy.sh)
 . "$root/bench/lib.sh"
 bench_scratch instr
 
-nginx_conf() { # dir body
-    cat >"$1/nginx.conf" <<CONF
-worker_processes 1;
-pid $1/nginx.pid;
-error_log $1/error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $1/body; proxy_temp_path $1/proxy;
-    fastcgi_temp_path $1/fastcgi; uwsgi_temp_path $1/uwsgi; scgi_temp_path $1/scgi;
-    keepalive_requests 1000000;
-    $2
-}
-CONF
-}
-
-mkdir -p "$work/www" "$work/upstream" "$work/nginx-proxy"
+mkdir -p "$work/www"
 printf 'Hello, world\n' >"$work/www/small"
 printf 'ok\n' >"$work/www/up"
 head -c 1048576 /dev/zero | tr '\0' 'x' >"$work/www/1mb"
-nginx_conf "$work/upstream" "server { listen 127.0.0.1:$upstream_port; root $work/www; }"
-nginx -p "$work/upstream" -c "$work/upstream/nginx.conf" -g 'daemon off;' &
-pids+=($!)
-nginx_conf "$work/nginx-proxy" "upstream app { server 127.0.0.1:$upstream_port; keepalive 100; }
+nginx_conf "$work/upstream" 1 "server { listen 127.0.0.1:$upstream_port; root $work/www; }"
+nginx_start "$work/upstream"
+nginx_conf "$work/nginx-proxy" 1 "upstream app { server 127.0.0.1:$upstream_port; keepalive 100; }
     server { listen 127.0.0.1:$proxy_port;
         location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_set_header Host \$host; } }"
 wait_for_port "$upstream_port"
@@ -79,6 +62,7 @@ measure() { # pid size name
     fi
     rm -f "$work"/callgrind.out.*
     callgrind_control -d "$pid" >/dev/null
+    # shellcheck disable=SC2012 # the newest dump; the names are callgrind's own
     dump=$(ls -t "$work"/callgrind.out.* | head -n1)
     # KAMAL_INSTR_KEEP=DIR keeps each dump (for callgrind_annotate) as DIR/<proxy>-<size>.callgrind.
     if [[ -n ${KAMAL_INSTR_KEEP:-} ]]; then mkdir -p "$KAMAL_INSTR_KEEP" && cp "$dump" "$KAMAL_INSTR_KEEP/$name-$size.callgrind"; fi
@@ -92,7 +76,7 @@ run_proxy() { # name command… (environment for the proxy in $proxy_env)
     (cd "$work" && exec env "${proxy_env[@]}" valgrind -q --tool=callgrind \
         --callgrind-out-file="$work/callgrind.out.%p" "$@") >/dev/null 2>"$work/$name.stderr" &
     pid=$!
-    pids+=($pid)
+    pids+=("$pid")
     wait_for_port "$proxy_port" 60 # valgrind starts slowly
     if [[ $name != nginx ]]; then
         wait_until 60 test -S "$work/$name/kamal-proxy.sock"

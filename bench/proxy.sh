@@ -71,88 +71,49 @@ rss_tree() { # pid
     echo "$total"
 }
 
-mkdir -p "$work/www" "$work/nginx-upstream" "$work/nginx-proxy"
+mkdir -p "$work/www"
 printf 'Hello, world\n' >"$work/www/small"
 printf 'ok\n' >"$work/www/up"
 head -c 1048576 /dev/zero | tr '\0' 'x' >"$work/www/1mb"
 
-cat >"$work/nginx-upstream/nginx.conf" <<EOF
-worker_processes 1;
-pid $work/nginx-upstream/nginx.pid;
-error_log $work/nginx-upstream/error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $work/nginx-upstream/body; proxy_temp_path $work/nginx-upstream/proxy;
-    fastcgi_temp_path $work/nginx-upstream/fastcgi; uwsgi_temp_path $work/nginx-upstream/uwsgi; scgi_temp_path $work/nginx-upstream/scgi;
-    keepalive_requests 1000000;
-    server {
+nginx_conf "$work/nginx-upstream" 1 "server {
         listen 127.0.0.1:$upstream_port; root $work/www;
         # The large file leaves by sendfile(2), as Debian's stock nginx.conf has it: the upstream's cost per
         # MiB halves, so more of the machine goes to the proxies, whose differences are what is measured.
         location = /1mb { sendfile on; tcp_nopush on; }
-    }
-}
-EOF
-nginx -p "$work/nginx-upstream" -c "$work/nginx-upstream/nginx.conf" -g 'daemon off;' &
-pids+=($!)
+    }"
+nginx_start "$work/nginx-upstream"
 
-cat >"$work/nginx-proxy/nginx.conf" <<EOF
-worker_processes auto;
-pid $work/nginx-proxy/nginx.pid;
-error_log $work/nginx-proxy/error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $work/nginx-proxy/body; proxy_temp_path $work/nginx-proxy/proxy;
-    fastcgi_temp_path $work/nginx-proxy/fastcgi; uwsgi_temp_path $work/nginx-proxy/uwsgi; scgi_temp_path $work/nginx-proxy/scgi;
-    keepalive_requests 1000000;
-    upstream app { server 127.0.0.1:$upstream_port; keepalive 100; }
+nginx_conf "$work/nginx-proxy" auto "upstream app { server 127.0.0.1:$upstream_port; keepalive 100; }
     server {
         listen 127.0.0.1:$nginx_port;
-        location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host \$host; }
-    }
-}
-EOF
-nginx -p "$work/nginx-proxy" -c "$work/nginx-proxy/nginx.conf" -g 'daemon off;' &
-nginx_pid=$!
-pids+=($nginx_pid)
+        location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_set_header Host \$host; }
+    }"
+nginx_start "$work/nginx-proxy"
+nginx_pid=${pids[-1]}
 
 # nginx doing kamal-proxy's per-request work as well: the same JSON request line (batched, as ours is, to
 # /dev/null), a request ID, X-Request-Start and the X-Forwarded-* headers to the upstream.
-mkdir -p "$work/nginx-logging"
-cat >"$work/nginx-logging/nginx.conf" <<EOF
-worker_processes auto;
-pid $work/nginx-logging/nginx.pid;
-error_log $work/nginx-logging/error.log;
-events { worker_connections 4096; }
-http {
-    log_format kamal escape=json '{"time":"\$time_iso8601","level":"INFO","msg":"Request","host":"\$host",'
-        '"port":\$server_port,"path":"\$uri","request_id":"\$request_id","status":\$status,"service":"bench",'
-        '"target":"\$upstream_addr","duration":\$request_time,"method":"\$request_method",'
-        '"req_content_length":"\$content_length","req_content_type":"\$content_type",'
-        '"resp_content_length":\$body_bytes_sent,"resp_content_type":"\$sent_http_content_type",'
-        '"client_addr":"\$remote_addr","client_port":"\$remote_port","remote_addr":"\$remote_addr",'
-        '"user_agent":"\$http_user_agent","proto":"\$server_protocol","scheme":"\$scheme","query":"\$args"}';
+nginx_conf "$work/nginx-logging" auto "log_format kamal escape=json '{\"time\":\"\$time_iso8601\",\"level\":\"INFO\",\"msg\":\"Request\",\"host\":\"\$host\",'
+        '\"port\":\$server_port,\"path\":\"\$uri\",\"request_id\":\"\$request_id\",\"status\":\$status,\"service\":\"bench\",'
+        '\"target\":\"\$upstream_addr\",\"duration\":\$request_time,\"method\":\"\$request_method\",'
+        '\"req_content_length\":\"\$content_length\",\"req_content_type\":\"\$content_type\",'
+        '\"resp_content_length\":\$body_bytes_sent,\"resp_content_type\":\"\$sent_http_content_type\",'
+        '\"client_addr\":\"\$remote_addr\",\"client_port\":\"\$remote_port\",\"remote_addr\":\"\$remote_addr\",'
+        '\"user_agent\":\"\$http_user_agent\",\"proto\":\"\$server_protocol\",\"scheme\":\"\$scheme\",\"query\":\"\$args\"}';
     access_log /dev/null kamal buffer=64k flush=5s;
-    client_body_temp_path $work/nginx-logging/body; proxy_temp_path $work/nginx-logging/proxy;
-    fastcgi_temp_path $work/nginx-logging/fastcgi; uwsgi_temp_path $work/nginx-logging/uwsgi; scgi_temp_path $work/nginx-logging/scgi;
-    keepalive_requests 1000000;
     upstream app { server 127.0.0.1:$upstream_port; keepalive 100; }
     server {
         listen 127.0.0.1:$nginx_logging_port;
         location / {
-            proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection "";
+            proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection \"\";
             proxy_set_header Host \$host; proxy_set_header X-Forwarded-For \$remote_addr;
             proxy_set_header X-Forwarded-Host \$host; proxy_set_header X-Forwarded-Proto \$scheme;
-            proxy_set_header X-Request-Id \$request_id; proxy_set_header X-Request-Start "t=\${msec}";
+            proxy_set_header X-Request-Id \$request_id; proxy_set_header X-Request-Start \"t=\${msec}\";
         }
-    }
-}
-EOF
-nginx -p "$work/nginx-logging" -c "$work/nginx-logging/nginx.conf" -g 'daemon off;' &
-nginx_logging_pid=$!
-pids+=($nginx_logging_pid)
+    }"
+nginx_start "$work/nginx-logging"
+nginx_logging_pid=${pids[-1]}
 
 cat >"$work/Caddyfile" <<EOF
 {
@@ -166,7 +127,7 @@ EOF
 XDG_DATA_HOME="$work/caddy-data" XDG_CONFIG_HOME="$work/caddy-config" \
     caddy run --config "$work/Caddyfile" --adapter caddyfile >"$work/caddy.log" 2>&1 &
 caddy_pid=$!
-pids+=($caddy_pid)
+pids+=("$caddy_pid")
 
 start_kamal() { # name http-port https-port deploy-flags…
     local name=$1 http=$2 https=$3

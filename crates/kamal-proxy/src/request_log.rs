@@ -57,16 +57,20 @@ fn header_text(headers: &HeaderMap, name: &str) -> String {
 
 /// Every value of `name`, joined with `,` (Go's `strings.Join(header.Values(name), ",")`).
 pub fn joined_header(headers: &HeaderMap, name: &str) -> String {
-    let mut values = headers
-        .get_all(name)
-        .iter()
-        .filter_map(|value| value.to_str().ok());
-    let Some(first) = values.next() else {
-        return String::new();
-    };
-    let mut joined = first.to_string();
-    for value in values {
-        joined.push(',');
+    joined_values(headers.get_all(name).iter().map(http::HeaderValue::as_bytes))
+}
+
+/// Header values joined with `,`, as Go joins them; both request paths (hyper's and [`crate::h1`]'s) log
+/// through this, so they agree. A value that is not UTF-8 is left out.
+pub fn joined_values<'a>(values: impl Iterator<Item = &'a [u8]>) -> String {
+    let mut joined = String::new();
+    for (index, value) in values
+        .filter_map(|value| std::str::from_utf8(value).ok())
+        .enumerate()
+    {
+        if index > 0 {
+            joined.push(',');
+        }
         joined.push_str(value);
     }
     joined
@@ -328,5 +332,32 @@ impl Body for LoggedBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_join_like_go_on_both_paths() {
+        let mut headers = HeaderMap::new();
+        headers.append("cache-control", http::HeaderValue::from_static("no-cache"));
+        headers.append("cache-control", http::HeaderValue::from_static("max-age=5"));
+        // Not visible ASCII, but UTF-8: Go logs it, and so do both of our paths.
+        headers.append(
+            "x-name",
+            http::HeaderValue::from_bytes("café".as_bytes()).expect("a header value"),
+        );
+        headers.append(
+            "x-bytes",
+            http::HeaderValue::from_bytes(b"\xff").expect("a header value"),
+        );
+        assert_eq!(joined_header(&headers, "cache-control"), "no-cache,max-age=5");
+        assert_eq!(joined_header(&headers, "x-name"), "café");
+        assert_eq!(joined_header(&headers, "x-bytes"), "");
+        assert_eq!(joined_header(&headers, "absent"), "");
+        let raw: [&[u8]; 3] = [b"a", b"\xff", b"b"];
+        assert_eq!(joined_values(raw.into_iter()), "a,b");
     }
 }

@@ -39,7 +39,7 @@ use crate::forward::upstream::{raw_declared_length, Decoder, Exchanged, Outgoing
 use crate::forward::{self, ForwardError};
 use crate::logging;
 use crate::proxy::{self, Proxy};
-use crate::request_log::{field_name, Outcome, Record, RequestFacts};
+use crate::request_log::{field_name, joined_values as joined, Outcome, Record, RequestFacts};
 use crate::routing;
 use crate::server::MAX_HEADER_BYTES;
 use crate::service::pause::PauseState;
@@ -586,7 +586,7 @@ async fn forward_request(
     };
 
     record_response(&mut record, exchanged.head.status, |name| {
-        joined_with(exchanged.head.values(name), ",")
+        joined(exchanged.head.values(name))
     });
 
     let buffer_responses = target_options.buffer_responses && !is_event_stream(&exchanged.head);
@@ -834,25 +834,6 @@ fn is_event_stream(head: &RawHead) -> bool {
             .next()
             .is_some_and(|media_type| media_type.trim_ascii().eq_ignore_ascii_case(b"text/event-stream"))
     })
-}
-
-/// Every textual value, joined with `separator` (Go's `strings.Join(header.Values(name), sep)`).
-fn joined_with<'a>(values: impl Iterator<Item = &'a [u8]>, separator: &str) -> String {
-    let mut joined = String::new();
-    for (index, value) in values
-        .filter_map(|value| std::str::from_utf8(value).ok())
-        .enumerate()
-    {
-        if index > 0 {
-            joined.push_str(separator);
-        }
-        joined.push_str(value);
-    }
-    joined
-}
-
-fn joined<'a>(values: impl Iterator<Item = &'a [u8]>) -> String {
-    joined_with(values, ",")
 }
 
 /// `remote_addr`: the first `X-Forwarded-For` value as the client sent it.
