@@ -138,7 +138,7 @@ fn run(words: &[String]) -> ExitCode {
         "accessory" | "app" | "build" | "lock" | "proxy" | "registry" | "server" => {
             run_on_hosts(name, &parsed, &settings, &load_options, environment, &printer)
         }
-        "setup" | "remove" | "details" | "audit" => {
+        "setup" | "remove" | "details" | "audit" | "upgrade" => {
             let commander = commands::context::commander(&settings, &load_options, environment, name, None);
             commander.and_then(|commander| commands::lifecycle::run(&commander, name, &parsed))
         }

@@ -193,6 +193,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         max_arguments: None,
     },
     CommandSpec {
+        name: "upgrade",
+        usage: "kamal upgrade",
+        summary: "Upgrade from Kamal 1.x to 2.0",
+        options: &[args::flag("confirmed", Some('y')), args::flag("rolling", None)],
+        max_arguments: Some(0),
+    },
+    CommandSpec {
         name: "version",
         usage: "kamal version",
         summary: "Show Kamal version",

@@ -125,6 +125,11 @@ pub fn remove_all(commander: &Commander) -> Result<(), Failure> {
     Accessories::new(commander).remove("all", true)
 }
 
+/// `accessory upgrade all` (upgrade, already confirmed).
+pub fn upgrade_all(commander: &Commander, rolling: bool) -> Result<(), Failure> {
+    Accessories::new(commander).upgrade("all", rolling, true)
+}
+
 /// `accessory details all` (details).
 pub fn details_all(commander: &Commander) -> Result<(), Failure> {
     Accessories::new(commander).details("all")

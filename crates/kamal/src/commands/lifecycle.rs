@@ -1,5 +1,5 @@
-//! `kamal setup`, `remove`, `details` and `audit`: the main commands that combine others
-//! (spec §1.2, §6.2, §6.7).
+//! `kamal setup`, `remove`, `details`, `audit` and `upgrade`: the main commands that combine
+//! others (spec §1.2, §6.2, §6.7).
 
 use std::time::Instant;
 
@@ -15,6 +15,12 @@ pub fn run(commander: &Commander, name: &str, parsed: &Parsed) -> Result<(), Fai
         "setup" => setup(commander, parsed),
         "remove" => remove(commander, parsed.flag("confirmed")),
         "details" => details(commander),
+        "upgrade" => upgrade(
+            commander,
+            parsed.text("version").is_some(),
+            parsed.flag("rolling"),
+            parsed.flag("confirmed"),
+        ),
         _ => audit(commander),
     }
 }
@@ -60,6 +66,65 @@ fn remove(commander: &Commander, confirmed: bool) -> Result<(), Failure> {
             skip_remote: false,
         };
         super::registry::remove(commander, &sides, false)
+    })
+}
+
+/// Kamal 1 → 2 under one lock: `proxy upgrade` (Traefik out, kamal-proxy in, the app booted
+/// behind it) and `accessory upgrade all` (accessories rebooted into the `kamal` network),
+/// on all hosts at once or, with `--rolling`, host by host (app hosts, then accessory hosts).
+fn upgrade(
+    commander: &Commander,
+    version_given: bool,
+    rolling: bool,
+    confirmed: bool,
+) -> Result<(), Failure> {
+    if !super::confirming(
+        commander,
+        "This will replace Traefik with kamal-proxy and restart all accessories",
+        confirmed,
+    ) {
+        return Ok(());
+    }
+    commander.with_lock(|| {
+        if !rolling {
+            commander.say("Upgrading all hosts...");
+            super::proxy::upgrade(commander, version_given, false, true)?;
+            super::accessory::upgrade_all(commander, false)?;
+            commander.say("Upgraded all hosts");
+            return Ok(());
+        }
+        let accessory_hosts = |commander: &Commander| -> Vec<String> {
+            let config = &commander.config;
+            let mut hosts: Vec<String> = Vec::new();
+            for host in config
+                .accessories
+                .iter()
+                .flat_map(|accessory| accessory.hosts.iter().flatten())
+            {
+                if !hosts.contains(host) && commander.specifics.hosts.contains(host) {
+                    hosts.push(host.clone());
+                }
+            }
+            hosts
+        };
+        let mut hosts = commander.specifics.hosts.clone();
+        for host in accessory_hosts(commander) {
+            if !hosts.contains(&host) {
+                hosts.push(host);
+            }
+        }
+        for host in hosts {
+            let narrowed = commander.with_specific_hosts(std::slice::from_ref(&host))?;
+            narrowed.say(&format!("Upgrading {host}..."));
+            if narrowed.specifics.hosts.contains(&host) {
+                super::proxy::upgrade(&narrowed, version_given, false, true)?;
+            }
+            if accessory_hosts(&narrowed).contains(&host) {
+                super::accessory::upgrade_all(&narrowed, false)?;
+            }
+            narrowed.say(&format!("Upgraded {host}"));
+        }
+        Ok(())
     })
 }
 

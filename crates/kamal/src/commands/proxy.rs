@@ -17,7 +17,7 @@ use crate::orchestration::overlap::both;
 use crate::orchestration::Commander;
 use crate::Failure;
 
-/// The `proxy` subcommands we know (`upgrade`, Kamal 1's Traefik migration, is not here).
+/// The `proxy` subcommands we know (`upgrade` is hidden in Kamal's help, as here).
 pub const SUBCOMMANDS: &[&str] = &[
     "boot",
     "boot_config",
@@ -31,6 +31,7 @@ pub const SUBCOMMANDS: &[&str] = &[
     "remove_container",
     "remove_image",
     "remove_proxy_directory",
+    "upgrade",
 ];
 
 /// The mode of the `.kamal/proxy/*` files `boot_config set` writes.
@@ -52,6 +53,12 @@ pub fn dispatch(commander: &Commander, subcommand: &str, parsed: &Parsed) -> Res
         "remove" => remove(commander, parsed.flag("force")),
         "remove_container" => remove_container(commander),
         "remove_image" => remove_image(commander),
+        "upgrade" => upgrade(
+            commander,
+            parsed.text("version").is_some(),
+            parsed.flag("rolling"),
+            parsed.flag("confirmed"),
+        ),
         _ => remove_proxy_directory(commander),
     }
 }
@@ -181,6 +188,70 @@ pub fn reboot(commander: &Commander, rolling: bool, confirmed: bool) -> Result<(
         }
         Ok(())
     })
+}
+
+/// Kamal 1 → 2 on the selected hosts (all at once, or one at a time with `--rolling`), each
+/// group between the proxy-reboot hooks: Traefik and any kamal-proxy stopped and removed
+/// with their images, then `proxy boot`, `app boot` of the image tagged latest (or
+/// `--version`) and `prune all` on that group alone. Like Kamal, it takes no lock of its own
+/// around the removal; the boots and the prune take it.
+pub fn upgrade(
+    commander: &Commander,
+    version_given: bool,
+    rolling: bool,
+    confirmed: bool,
+) -> Result<(), Failure> {
+    if !super::confirming(
+        commander,
+        "This will cause a brief outage on each host. Are you sure?",
+        confirmed,
+    ) {
+        return Ok(());
+    }
+    let version = if version_given {
+        commander.version.clone()
+    } else {
+        commander.config.latest_tag()
+    };
+    let hosts = commander.specifics.hosts.clone();
+    let groups: Vec<Vec<String>> = if rolling {
+        hosts.iter().map(|host| vec![host.clone()]).collect()
+    } else {
+        vec![hosts]
+    };
+    let login = registry_login(commander)?;
+    for group in groups {
+        let list = group.join(",");
+        commander.say(&format!("Upgrading proxy on {list}..."));
+        let extra = Extra {
+            hosts: Some(group.clone()),
+            ..Extra::default()
+        };
+        commander.run_hook("pre-proxy-reboot", &extra)?;
+        let stamp = commander.stamp();
+        commander.on(&group, |host| {
+            let proxy = Proxy::new(&commander.config, host.name());
+            let audit = auditor::record(&commander.config, &stamp, &[], "Rebooted proxy");
+            host.execute_with(&audit, RunOptions::execute().verbosity(Level::Debug))?;
+            if let Some(login) = &login {
+                host.execute(login)?;
+            }
+            host.execute(&proxy.cleanup_traefik())?;
+            host.execute_with(
+                &proxy.stop(None),
+                RunOptions::execute().raise_on_non_zero_exit(false),
+            )?;
+            host.execute(&proxy.remove_container())?;
+            host.execute(&proxy.remove_image()).map(|_| ())
+        })?;
+        let narrowed = commander.with_specific_hosts(&group)?;
+        boot(&narrowed)?;
+        narrowed.with_lock(|| narrowed.boot_app(&version))?;
+        super::deploy::prune_all(&narrowed)?;
+        commander.run_hook("post-proxy-reboot", &extra)?;
+        commander.say(&format!("Upgraded proxy on {list}"));
+    }
+    Ok(())
 }
 
 pub fn start(commander: &Commander) -> Result<(), Failure> {

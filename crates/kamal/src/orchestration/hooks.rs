@@ -51,7 +51,8 @@ impl Commander {
         let environment = hook::env(&self.config, &self.stamp(), &details, secrets);
         let command = hook::run(&self.config, name);
 
-        self.say(&format!("Running the {name} hook..."));
+        // Kamal 2.11 announces a hook only through SSHKit's `Running … on localhost` line
+        // (its older `Running the <hook> hook...` line is gone; checked against the binary).
         let id = kamal_ssh::printer::command_id();
         self.printer
             .running(&id, Level::Info, &command.to_display(), "localhost");

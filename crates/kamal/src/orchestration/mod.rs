@@ -45,8 +45,10 @@ pub struct Commander {
     pub subcommand: Option<String>,
     pub version: String,
     secrets: OnceLock<Secrets>,
-    connected: AtomicBool,
-    holding_lock: AtomicBool,
+    /// Shared with the narrowed commanders of [`Commander::with_specific_hosts`]: the
+    /// pre-connect hook runs once per run, and the lock is the run's.
+    connected: Arc<AtomicBool>,
+    holding_lock: Arc<AtomicBool>,
     /// `current_running_version` per (host, role), as read under the lock by the stale
     /// container check just before a deploy's boot, which would otherwise ask again.
     /// Forgotten whenever a hook runs (a hook may change containers).
@@ -80,10 +82,47 @@ impl Commander {
             subcommand: subcommand.map(String::from),
             version,
             secrets: OnceLock::new(),
-            connected: AtomicBool::new(false),
-            holding_lock: AtomicBool::new(holding_lock),
+            connected: Arc::new(AtomicBool::new(false)),
+            holding_lock: Arc::new(AtomicBool::new(holding_lock)),
             running_versions: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// `KAMAL.with_specific_hosts(hosts)`: the same run narrowed to `hosts` (a `--roles`
+    /// filter still applies), sharing the executor, the printer, the secrets, the lock and
+    /// the pre-connect hook's state.
+    pub fn with_specific_hosts(&self, hosts: &[String]) -> Result<Commander, Failure> {
+        let roles: Option<Vec<String>> = self
+            .settings
+            .roles_filter
+            .as_ref()
+            .map(|names| names.split(',').map(String::from).collect());
+        let specifics =
+            Specifics::new(&self.config, Some(hosts), roles.as_deref(), false).map_err(|error| {
+                Failure::Remote {
+                    class: "ArgumentError",
+                    message: error.to_string(),
+                }
+            })?;
+        let secrets = OnceLock::new();
+        if let Some(loaded) = self.secrets.get() {
+            let _ = secrets.set(loaded.clone());
+        }
+        Ok(Commander {
+            config: self.config.clone(),
+            environment: self.environment.clone(),
+            settings: self.settings.clone(),
+            specifics,
+            printer: self.printer.clone(),
+            executor: self.executor.clone(),
+            command: self.command.clone(),
+            subcommand: self.subcommand.clone(),
+            version: self.version.clone(),
+            secrets,
+            connected: self.connected.clone(),
+            holding_lock: self.holding_lock.clone(),
+            running_versions: std::sync::Mutex::new(std::collections::HashMap::new()),
+        })
     }
 
     /// Thor's `say`: a progress line on stdout whatever the log level, except under `-q`
