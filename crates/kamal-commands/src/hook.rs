@@ -96,6 +96,30 @@ mod tests {
     }
 
     #[test]
+    fn hooks_output_for_one_level_or_per_hook() {
+        use kamal_config::configuration::HooksOutput;
+        assert_eq!(configuration(DEPLOY_YML).hooks_output_for("pre-deploy"), None);
+        let everywhere = configuration(&format!("{DEPLOY_YML}hooks_output: :quiet\n"));
+        assert_eq!(
+            everywhere.hooks_output_for("pre-deploy"),
+            Some(HooksOutput::Quiet)
+        );
+        assert_eq!(
+            everywhere.hooks_output_for("post-deploy"),
+            Some(HooksOutput::Quiet)
+        );
+        let per_hook = configuration(&format!(
+            "{DEPLOY_YML}hooks_output:\n  pre-deploy: verbose\n  post-deploy: quiet\n"
+        ));
+        assert_eq!(
+            per_hook.hooks_output_for("pre-deploy"),
+            Some(HooksOutput::Verbose)
+        );
+        assert_eq!(per_hook.hooks_output_for("post-deploy"), Some(HooksOutput::Quiet));
+        assert_eq!(per_hook.hooks_output_for("pre-connect"), None);
+    }
+
+    #[test]
     fn hook_command_is_the_file() {
         let config = configuration(DEPLOY_YML);
         assert_eq!(

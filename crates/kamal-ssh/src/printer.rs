@@ -5,11 +5,13 @@
 //! It only ever sees display forms of commands, so secrets cannot reach it from here.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 /// SSHKit's log levels, lowest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
 pub enum Level {
     Debug,
     Info,
@@ -19,6 +21,8 @@ pub enum Level {
 }
 
 impl Level {
+    const ALL: [Level; 5] = [Level::Debug, Level::Info, Level::Warn, Level::Error, Level::Fatal];
+
     fn name(self) -> &'static str {
         match self {
             Level::Debug => "DEBUG",
@@ -75,7 +79,9 @@ pub fn colour_wanted(is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> b
 
 /// Writes SSHKit-formatted lines into any writer.
 pub struct Printer {
-    threshold: Level,
+    /// A [`Level`]; [`Printer::with_threshold`] changes it for a while, as Kamal's
+    /// `with_verbosity` changes SSHKit's global output verbosity.
+    threshold: AtomicU8,
     colour: bool,
     out: Mutex<Box<dyn Write + Send>>,
 }
@@ -84,7 +90,7 @@ impl std::fmt::Debug for Printer {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
             .debug_struct("Printer")
-            .field("threshold", &self.threshold)
+            .field("threshold", &self.threshold())
             .field("colour", &self.colour)
             .finish_non_exhaustive()
     }
@@ -93,7 +99,7 @@ impl std::fmt::Debug for Printer {
 impl Printer {
     pub fn new(out: Box<dyn Write + Send>, threshold: Level, colour: bool) -> Printer {
         Printer {
-            threshold,
+            threshold: AtomicU8::new(threshold as u8),
             colour,
             out: Mutex::new(out),
         }
@@ -111,11 +117,20 @@ impl Printer {
     }
 
     pub fn threshold(&self) -> Level {
-        self.threshold
+        Level::ALL[usize::from(self.threshold.load(Ordering::Relaxed))]
     }
 
     pub fn enabled(&self, level: Level) -> bool {
-        level >= self.threshold
+        level >= self.threshold()
+    }
+
+    /// Runs `body` with every line filtered by `threshold` instead (Kamal's hooks run under
+    /// `KAMAL.with_verbosity(hooks_output)`), then puts the old threshold back.
+    pub fn with_threshold<T>(&self, threshold: Level, body: impl FnOnce() -> T) -> T {
+        let previous = self.threshold.swap(threshold as u8, Ordering::Relaxed);
+        let result = body();
+        self.threshold.store(previous, Ordering::Relaxed);
+        result
     }
 
     fn paint(&self, colour: Colour, bold: bool, text: &str) -> String {
@@ -269,6 +284,17 @@ pub(crate) mod tests {
     fn printer(level: Level, colour: bool) -> (Printer, Captured) {
         let captured = Captured::default();
         (Printer::new(Box::new(captured.clone()), level, colour), captured)
+    }
+
+    #[test]
+    fn a_threshold_for_a_while_then_the_old_one_again() {
+        let (printer, out) = printer(Level::Info, false);
+        printer.with_threshold(Level::Debug, || printer.debug("shown"));
+        printer.with_threshold(Level::Error, || printer.info("hidden"));
+        printer.debug("hidden again");
+        printer.info("shown again");
+        assert_eq!(printer.threshold(), Level::Info);
+        assert_eq!(out.text(), " DEBUG shown\n  INFO shown again\n");
     }
 
     #[test]

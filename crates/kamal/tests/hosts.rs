@@ -397,6 +397,52 @@ fn hooks_receive_kamal_environment_and_secrets() {
 }
 
 #[test]
+fn hooks_output_sets_how_loud_a_hook_is_unless_the_command_line_did() {
+    let Some(bed) = bed() else { return };
+    let project = Project::new(&bed, "hooksout");
+    project.write_hook("pre-connect", "echo hook-says-hello");
+    let running = "Running /usr/bin/env .kamal/hooks/pre-connect on localhost";
+    let config = std::fs::read_to_string(project.path("config/deploy.yml")).expect("deploy.yml");
+    let with = |hooks_output: &str| {
+        std::fs::write(
+            project.path("config/deploy.yml"),
+            format!("{config}{hooks_output}"),
+        )
+        .expect("deploy.yml");
+    };
+
+    // Default: the Running/Finished lines, not the hook's output (DEBUG).
+    let plain = project.kamal(&["server", "exec", "true"]);
+    plain
+        .assert_success()
+        .assert_says(running)
+        .assert_not_says("hook-says-hello");
+
+    with("hooks_output:\n  pre-connect: verbose\n");
+    let verbose = project.kamal(&["server", "exec", "true"]);
+    verbose
+        .assert_success()
+        .assert_says(running)
+        .assert_says("hook-says-hello");
+    // Only the hook is louder: the remote command's own Command: line stays at DEBUG.
+    verbose.assert_not_says("Command: true");
+
+    with("hooks_output: quiet\n");
+    let quiet = project.kamal(&["server", "exec", "true"]);
+    quiet.assert_success().assert_not_says(running);
+    // The remote command's lines are still there.
+    quiet
+        .assert_says("Finished in")
+        .assert_says(&format!(" on {}", bed.hosts[0]));
+    // -v wins over the configuration.
+    let forced = project.kamal(&["server", "exec", "true", "-v"]);
+    forced
+        .assert_success()
+        .assert_says(running)
+        .assert_says("hook-says-hello");
+}
+
+#[test]
 fn server_exec_prints_each_hosts_output_and_audits() {
     let Some(bed) = bed() else { return };
     let project = Project::new(&bed, "exec");

@@ -47,6 +47,14 @@ use validator::Validator;
 /// The Kamal release whose behaviour we reproduce (`kamal version`, `minimum_version`).
 pub const KAMAL_VERSION: &str = "2.11.0";
 
+/// `hooks_output`'s levels: `verbose` shows a hook's output (DEBUG), `quiet` hides even its
+/// Running/Finished lines (ERROR and above only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HooksOutput {
+    Quiet,
+    Verbose,
+}
+
 #[derive(Debug, Clone)]
 pub struct Configuration {
     /// The merged root Hash (base file deep-merged with the destination file).
@@ -316,6 +324,34 @@ impl Configuration {
             ));
         }
         Ok(())
+    }
+
+    /// `hooks_output_for(hook)`: how loud `hook` runs when the command line set no
+    /// verbosity — one level for every hook, or a Hash of hook name → level.
+    pub fn hooks_output_for(&self, hook: &str) -> Option<HooksOutput> {
+        let level = match raw::get_value(self.root(), "hooks_output")? {
+            Value::String(level) | Value::Symbol(level) => level.as_str(),
+            Value::Mapping(per_hook) => match per_hook
+                .entries
+                .iter()
+                .find(|(key, _)| matches!(&key.value, Value::String(name) if name == hook))
+            {
+                Some((
+                    _,
+                    Node {
+                        value: Value::String(level) | Value::Symbol(level),
+                        ..
+                    },
+                )) => level.as_str(),
+                _ => return None,
+            },
+            _ => return None,
+        };
+        match level {
+            "quiet" => Some(HooksOutput::Quiet),
+            "verbose" => Some(HooksOutput::Verbose),
+            _ => None,
+        }
     }
 
     pub fn hooks_path(&self) -> String {

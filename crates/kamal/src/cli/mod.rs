@@ -315,18 +315,61 @@ pub fn help_text() -> String {
         .map(|command| command.usage.len())
         .max()
         .unwrap_or(0);
+    // Thor's `print_table`: sorted by name, each line cut to the terminal's width with `...`
+    // (80 columns unless THOR_COLUMNS says otherwise).
+    let columns = std::env::var("THOR_COLUMNS")
+        .ok()
+        .and_then(|value| value.parse::<usize>().ok())
+        .filter(|columns| *columns >= 10)
+        .unwrap_or(80);
+    let mut commands: Vec<&CommandSpec> = COMMANDS.iter().collect();
+    commands.sort_by_key(|command| command.usage);
     let mut text = String::from("Commands:\n");
-    for command in COMMANDS {
-        text.push_str(&format!("  {:width$}  # {}\n", command.usage, command.summary));
+    for command in commands {
+        let line = format!("{:width$}  # {}", command.usage, command.summary);
+        text.push_str("  ");
+        text.push_str(&truncated(&line, columns, 2));
+        text.push('\n');
     }
     text.push('\n');
     text.push_str(OPTIONS_HELP);
+    // Thor ends the class options with a blank line.
+    text.push('\n');
     text
+}
+
+/// Thor's `TablePrinter#truncate`: a row (before its indent) longer than `width` keeps
+/// `width - 3 - indent` characters and ends in `...`, so the indented line fits.
+fn truncated(line: &str, width: usize, indent: usize) -> String {
+    if line.chars().count() <= width {
+        return line.to_string();
+    }
+    let kept: String = line.chars().take(width.saturating_sub(3 + indent)).collect();
+    format!("{kept}...")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_command_list_is_sorted_and_cut_like_thors_table() {
+        let text = help_text();
+        let rows: Vec<&str> = text.lines().skip(1).take_while(|line| !line.is_empty()).collect();
+        let mut sorted = rows.clone();
+        sorted.sort();
+        assert_eq!(rows, sorted);
+        // Kamal 2.11's own lines at 80 columns: one of 81 characters stays whole, longer ones
+        // end in `...` at 80.
+        assert!(rows
+            .contains(&"  kamal help [COMMAND]      # Describe available commands or one specific command"));
+        assert!(rows
+            .contains(&"  kamal init                # Create config stub in config/deploy.yml and sec..."));
+        assert!(rows.contains(&"  kamal upgrade             # Upgrade from Kamal 1.x to 2.0"));
+        assert!(text.ends_with("change nothing\n\n"), "{text}");
+        assert_eq!(truncated("abcdefghij", 10, 2), "abcdefghij");
+        assert_eq!(truncated("abcdefghijk", 10, 2), "abcde...");
+    }
 
     #[test]
     fn resolves_exact_names_and_unique_prefixes() {

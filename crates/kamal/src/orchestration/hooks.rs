@@ -6,6 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use kamal_commands::hook::{self, HookDetails, HOOKS_WITH_SECRETS};
+use kamal_config::configuration::HooksOutput;
 use kamal_ssh::Level;
 
 use super::Commander;
@@ -51,50 +52,63 @@ impl Commander {
         let environment = hook::env(&self.config, &self.stamp(), &details, secrets);
         let command = hook::run(&self.config, name);
 
-        // Kamal 2.11 announces a hook only through SSHKit's `Running … on localhost` line
-        // (its older `Running the <hook> hook...` line is gone; checked against the binary).
-        let id = kamal_ssh::printer::command_id();
-        self.printer
-            .running(&id, Level::Info, &command.to_display(), "localhost");
-        if self.settings.dry_run {
-            return Ok(());
+        // `hooks_output` decides how loud the hook is, unless `-v` or `-q` did.
+        let level = match self.config.hooks_output_for(name) {
+            Some(_) if self.printer.threshold() != Level::Info => None,
+            Some(HooksOutput::Verbose) => Some(Level::Debug),
+            Some(HooksOutput::Quiet) => Some(Level::Error),
+            None => None,
+        };
+        let run = || -> Result<(), Failure> {
+            // Kamal 2.11 announces a hook only through SSHKit's `Running … on localhost` line
+            // (its older `Running the <hook> hook...` line is gone; checked against the binary).
+            let id = kamal_ssh::printer::command_id();
+            self.printer
+                .running(&id, Level::Info, &command.to_display(), "localhost");
+            if self.settings.dry_run {
+                return Ok(());
+            }
+            let started = Instant::now();
+            let mut process = Command::new("/usr/bin/env");
+            process.arg(hook::hook_file(&self.config, name));
+            process
+                .env_clear()
+                .envs(kamal_config::Environment::vars(&self.environment));
+            for (key, value) in &environment.tags {
+                process.env(key, value);
+            }
+            for (key, value) in &environment.secrets {
+                process.env(key, value.expose());
+            }
+            process.stdin(Stdio::null());
+            let output = process.output().map_err(|error| Failure::Hook {
+                message: format!(
+                    "Hook `{name}` failed:\ncould not start {}: {error}",
+                    command.to_display()
+                ),
+            })?;
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            self.printer.output(&id, kamal_ssh::Stream::Stdout, &stdout);
+            self.printer.output(&id, kamal_ssh::Stream::Stderr, &stderr);
+            let status = output.status.code().unwrap_or(-1);
+            if status != 0 {
+                let failure = kamal_ssh::CommandFailed {
+                    command: hook::hook_file(&self.config, name),
+                    exit_status: status,
+                    stdout: stdout.into_owned(),
+                    stderr: stderr.into_owned(),
+                };
+                return Err(Failure::Hook {
+                    message: format!("Hook `{name}` failed:\n{failure}"),
+                });
+            }
+            self.printer.finished(&id, Level::Info, started.elapsed(), status);
+            Ok(())
+        };
+        match level {
+            Some(level) => self.printer.with_threshold(level, run),
+            None => run(),
         }
-        let started = Instant::now();
-        let mut process = Command::new("/usr/bin/env");
-        process.arg(hook::hook_file(&self.config, name));
-        process
-            .env_clear()
-            .envs(kamal_config::Environment::vars(&self.environment));
-        for (key, value) in &environment.tags {
-            process.env(key, value);
-        }
-        for (key, value) in &environment.secrets {
-            process.env(key, value.expose());
-        }
-        process.stdin(Stdio::null());
-        let output = process.output().map_err(|error| Failure::Hook {
-            message: format!(
-                "Hook `{name}` failed:\ncould not start {}: {error}",
-                command.to_display()
-            ),
-        })?;
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        self.printer.output(&id, kamal_ssh::Stream::Stdout, &stdout);
-        self.printer.output(&id, kamal_ssh::Stream::Stderr, &stderr);
-        let status = output.status.code().unwrap_or(-1);
-        if status != 0 {
-            let failure = kamal_ssh::CommandFailed {
-                command: hook::hook_file(&self.config, name),
-                exit_status: status,
-                stdout: stdout.into_owned(),
-                stderr: stderr.into_owned(),
-            };
-            return Err(Failure::Hook {
-                message: format!("Hook `{name}` failed:\n{failure}"),
-            });
-        }
-        self.printer.finished(&id, Level::Info, started.elapsed(), status);
-        Ok(())
     }
 }
