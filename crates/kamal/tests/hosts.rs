@@ -400,7 +400,7 @@ fn hooks_receive_kamal_environment_and_secrets() {
 fn hooks_output_sets_how_loud_a_hook_is_unless_the_command_line_did() {
     let Some(bed) = bed() else { return };
     let project = Project::new(&bed, "hooksout");
-    project.write_hook("pre-connect", "echo hook-says-hello");
+    project.write_hook("pre-connect", "echo hook-says-hello; echo hook-line-two");
     let running = "Running /usr/bin/env .kamal/hooks/pre-connect on localhost";
     let config = std::fs::read_to_string(project.path("config/deploy.yml")).expect("deploy.yml");
     let with = |hooks_output: &str| {
@@ -424,6 +424,24 @@ fn hooks_output_sets_how_loud_a_hook_is_unless_the_command_line_did() {
         .assert_success()
         .assert_says(running)
         .assert_says("hook-says-hello");
+    // Line by line, each with its own prefix, as SSHKit's local backend logs them; no empty
+    // line for the silent stderr.
+    for text in ["hook-says-hello", "hook-line-two"] {
+        let line = verbose
+            .stdout
+            .lines()
+            .find(|line| line.contains(text))
+            .unwrap_or_else(|| panic!("{text} missing:\n{}", verbose.all()));
+        assert!(
+            line.starts_with(" DEBUG [") && line.ends_with(&format!("] \t{text}")),
+            "{line:?}"
+        );
+    }
+    assert!(
+        !verbose.stdout.lines().any(|line| line.ends_with("] \t")),
+        "an empty output line:\n{}",
+        verbose.all()
+    );
     // Only the hook is louder: the remote command's own Command: line stays at DEBUG.
     verbose.assert_not_says("Command: true");
 

@@ -89,8 +89,16 @@ impl Commander {
             })?;
             let stdout = String::from_utf8_lossy(&output.stdout);
             let stderr = String::from_utf8_lossy(&output.stderr);
-            self.printer.output(&id, kamal_ssh::Stream::Stdout, &stdout);
-            self.printer.output(&id, kamal_ssh::Stream::Stderr, &stderr);
+            // SSHKit's local backend logs a hook's output line by line (each with its own
+            // prefix); a stream that said nothing logs nothing.
+            for (stream, text) in [
+                (kamal_ssh::Stream::Stdout, &stdout),
+                (kamal_ssh::Stream::Stderr, &stderr),
+            ] {
+                for line in text.split_inclusive('\n') {
+                    self.printer.output(&id, stream, line);
+                }
+            }
             let status = output.status.code().unwrap_or(-1);
             if status != 0 {
                 let failure = kamal_ssh::CommandFailed {
