@@ -103,6 +103,20 @@ pub enum Upload<'a> {
     File(&'a Path),
 }
 
+impl Upload<'_> {
+    /// The name SSHKit's progress lines give an upload (net-scp's `name`): a local file's
+    /// absolute path, or for contents in memory the remote path.
+    pub fn shown_as(&self, remote_path: &str) -> String {
+        match self {
+            Upload::Bytes(_) => remote_path.to_string(),
+            Upload::File(path) => std::path::absolute(path)
+                .unwrap_or_else(|_| path.to_path_buf())
+                .display()
+                .to_string(),
+        }
+    }
+}
+
 /// Runs commands on targets. Implementations print through their [`Printer`] and only
 /// ever print a command's display form.
 pub trait Executor: Send + Sync {
@@ -215,6 +229,20 @@ pub(crate) fn shell_quote(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uploads_are_named_like_net_scp_names_them() {
+        assert_eq!(
+            Upload::Bytes(b"x").shown_as(".kamal/apps/app/env/roles/web.env"),
+            ".kamal/apps/app/env/roles/web.env"
+        );
+        let absolute = std::env::current_dir().expect("cwd").join("config/my.cnf");
+        assert_eq!(
+            Upload::File(Path::new("config/my.cnf")).shown_as("app-db/etc/my.cnf"),
+            absolute.display().to_string()
+        );
+        assert_eq!(Upload::File(Path::new("/etc/hosts")).shown_as("x"), "/etc/hosts");
+    }
 
     #[test]
     fn run_options_follow_sshkit() {

@@ -541,7 +541,8 @@ impl Shared {
         mode: u32,
     ) -> Result<(), Error> {
         let input = upload_input(host, source)?;
-        self.printer.uploading(remote_path, false);
+        let shown = source.shown_as(remote_path);
+        self.printer.uploading(&shown, false);
         let (resources, master) = self.connect(host)?;
         let script = upload_script(remote_path, mode);
         let ssh = self.client(&resources, &master, &format!("sh -c {}", shell_quote(&script)));
@@ -556,7 +557,7 @@ impl Shared {
         match outcome {
             Outcome::Finished(finished) if finished.exit_status == 0 => {
                 lock(&master.state).last_used = Instant::now();
-                self.printer.uploading(remote_path, true);
+                self.printer.uploading(&shown, true);
                 Ok(())
             }
             Outcome::Finished(finished) => Err(Error::UploadFailed {
@@ -652,9 +653,10 @@ impl Executor for OpenSsh {
         match target {
             Target::Remote(host) => self.shared.upload_remote(host, source, remote_path, mode),
             Target::Local => {
-                self.shared.printer.uploading(remote_path, false);
+                let shown = source.shown_as(remote_path);
+                self.shared.printer.uploading(&shown, false);
                 upload_local(source, remote_path, mode)?;
-                self.shared.printer.uploading(remote_path, true);
+                self.shared.printer.uploading(&shown, true);
                 Ok(())
             }
         }

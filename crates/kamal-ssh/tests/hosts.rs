@@ -301,6 +301,14 @@ fn uploads_are_private_and_commands_get_stdin() {
     )
     .expect("uploads file");
     let _ = std::fs::remove_file(&local_file);
+    // A file's progress names the local file, as net-scp does; contents in memory (above)
+    // name the remote path.
+    assert!(
+        out.text()
+            .contains(&format!("  INFO Uploading {} 100.0%", local_file.display())),
+        "{}",
+        out.text()
+    );
     assert_eq!(
         host.capture(&Cmd::new(["stat", "-c", "%a", &format!("{directory}/page.html")]))
             .expect("stat"),
