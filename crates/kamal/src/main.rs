@@ -26,7 +26,7 @@ fn run(words: &[String]) -> ExitCode {
     let Some(index) = command_index else {
         let parsed = args::parse(words, &[]).unwrap_or_default();
         let printer = Printer::new(parsed.flag("verbose"), parsed.flag("quiet"));
-        printer.data(&cli::help_text());
+        printer.data(&cli::help::help_text(cli::help::terminal_columns()));
         return ExitCode::SUCCESS;
     };
     let name = match cli::resolve(&words[index]) {
@@ -76,6 +76,11 @@ fn run(words: &[String]) -> ExitCode {
     };
     let settings = GlobalSettings::from_parsed(&parsed);
     let printer = Printer::new(settings.verbose, settings.quiet);
+    if let Some(group) = cli::help::group(name) {
+        if let Some(code) = group_builtin(group, &parsed, &printer) {
+            return code;
+        }
+    }
     if spec
         .max_arguments
         .is_some_and(|maximum| parsed.arguments.len() > maximum)
@@ -123,11 +128,11 @@ fn run(words: &[String]) -> ExitCode {
             commands::docs::run(&printer, parsed.arguments.first().map(String::as_str));
             Ok(())
         }
-        "help" => {
-            match parsed.arguments.first().map(|word| cli::resolve(word)) {
-                Some(Resolution::Command(command)) => printer.data(&cli::command_help(command)),
-                _ => printer.data(&cli::help_text()),
-            }
+        "help" => cli::help::help(&parsed.arguments, cli::help::terminal_columns())
+            .map(|text| printer.data(&text))
+            .map_err(Failure::Usage),
+        "tree" => {
+            printer.data(&cli::help::tree(None, thor_colors()));
             Ok(())
         }
         "init" => {
@@ -158,6 +163,49 @@ fn run(words: &[String]) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Thor's own commands of a group, answered before any configuration is read: `kamal app`
+/// (the list), `kamal app help [SUBCOMMAND]`, `kamal app [SUBCOMMAND] --help` and
+/// `kamal app tree`. None: a subcommand of ours to run.
+fn group_builtin(group: &cli::help::Group, parsed: &args::Parsed, printer: &Printer) -> Option<ExitCode> {
+    let arguments = &parsed.arguments;
+    let text = match arguments.first().map(String::as_str) {
+        // Thor's subcommand methods turn `--help` into `help` before the words.
+        _ if parsed.flag("help") => cli::help::group_help(group, arguments, cli::help::terminal_columns()),
+        None => Ok(cli::help::group_listing(group, cli::help::terminal_columns())),
+        Some("help") => cli::help::group_help(group, &arguments[1..], cli::help::terminal_columns()),
+        Some("tree") if arguments.len() > 1 => {
+            let quoted: Vec<String> = arguments[1..]
+                .iter()
+                .map(|argument| format!("{argument:?}"))
+                .collect();
+            Err(format!(
+                "ERROR: \"kamal tree\" was called with arguments [{}]\nUsage: \"kamal tree\"",
+                quoted.join(", ")
+            ))
+        }
+        Some("tree") => Ok(cli::help::tree(Some(group), thor_colors())),
+        Some(_) => return None,
+    };
+    Some(match text {
+        Ok(text) => {
+            printer.data(&text);
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            printer.diagnostic(&message);
+            ExitCode::FAILURE
+        }
+    })
+}
+
+/// Thor's shell colours: stdout a terminal, TERM not `dumb`, NO_COLOR unset or empty.
+fn thor_colors() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal()
+        && std::env::var("TERM").map_or(true, |term| term != "dumb")
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
 }
 
 /// The index of the first word that is not an option or an option's value.
@@ -265,7 +313,10 @@ fn run_on_hosts(
     printer: &Printer,
 ) -> Result<(), Failure> {
     let Some(subcommand) = parsed.arguments.first().map(String::as_str) else {
-        printer.data(&cli::command_help(name));
+        // `group_builtin` answers this first.
+        let columns = cli::help::terminal_columns();
+        let listing = cli::help::group(name).map(|group| cli::help::group_listing(group, columns));
+        printer.data(&listing.unwrap_or_default());
         return Ok(());
     };
     let known: &[&str] = match name {

@@ -27,6 +27,99 @@ pub struct OptionSpec {
     pub long: &'static str,
     pub short: Option<char>,
     pub kind: Kind,
+    /// What `kamal help` says about the option.
+    pub doc: Doc,
+}
+
+/// An option as Thor's help shows it (`desc:`, `default:`, `banner:`, `required:`,
+/// `hide:`); parsing ignores all of it.
+#[derive(Debug, Clone, Copy)]
+pub struct Doc {
+    pub description: Option<&'static str>,
+    /// The default as Thor prints it after `# Default: ` (none: no such line).
+    pub default: Option<&'static str>,
+    /// The placeholder after `=` when it is not the one the kind implies (`N`, `NAME`).
+    pub banner: Option<&'static str>,
+    /// Thor's `required: true`: shown without brackets.
+    pub required: bool,
+    /// Not listed in help (Thor's `hide: true`, or one Kamal 2.11 does not have).
+    pub hidden: bool,
+    /// The whole usage text, where Thor's type differs from how we parse the option
+    /// (`-f` is a string in Kamal that we treat as a flag) or for our own options.
+    pub shown_as: Option<&'static str>,
+}
+
+impl Doc {
+    pub const NONE: Doc = Doc {
+        description: None,
+        default: None,
+        banner: None,
+        required: false,
+        hidden: false,
+        shown_as: None,
+    };
+}
+
+impl OptionSpec {
+    pub const fn desc(self, description: &'static str) -> OptionSpec {
+        OptionSpec {
+            doc: Doc {
+                description: Some(description),
+                ..self.doc
+            },
+            ..self
+        }
+    }
+
+    pub const fn default(self, default: &'static str) -> OptionSpec {
+        OptionSpec {
+            doc: Doc {
+                default: Some(default),
+                ..self.doc
+            },
+            ..self
+        }
+    }
+
+    pub const fn banner(self, banner: &'static str) -> OptionSpec {
+        OptionSpec {
+            doc: Doc {
+                banner: Some(banner),
+                ..self.doc
+            },
+            ..self
+        }
+    }
+
+    pub const fn required(self) -> OptionSpec {
+        OptionSpec {
+            doc: Doc {
+                required: true,
+                ..self.doc
+            },
+            ..self
+        }
+    }
+
+    pub const fn hidden(self) -> OptionSpec {
+        OptionSpec {
+            doc: Doc {
+                hidden: true,
+                ..self.doc
+            },
+            ..self
+        }
+    }
+
+    pub const fn shown_as(self, usage: &'static str) -> OptionSpec {
+        OptionSpec {
+            doc: Doc {
+                shown_as: Some(usage),
+                ..self.doc
+            },
+            ..self
+        }
+    }
 }
 
 pub const fn flag(long: &'static str, short: Option<char>) -> OptionSpec {
@@ -34,6 +127,7 @@ pub const fn flag(long: &'static str, short: Option<char>) -> OptionSpec {
         long,
         short,
         kind: Kind::Flag,
+        doc: Doc::NONE,
     }
 }
 
@@ -42,6 +136,7 @@ pub const fn value(long: &'static str, short: Option<char>) -> OptionSpec {
         long,
         short,
         kind: Kind::Value,
+        doc: Doc::NONE,
     }
 }
 
@@ -50,6 +145,7 @@ pub const fn hash(long: &'static str, short: Option<char>) -> OptionSpec {
         long,
         short,
         kind: Kind::Hash,
+        doc: Doc::NONE,
     }
 }
 
@@ -58,6 +154,7 @@ pub const fn numeric(long: &'static str, short: Option<char>) -> OptionSpec {
         long,
         short,
         kind: Kind::Numeric,
+        doc: Doc::NONE,
     }
 }
 
@@ -66,6 +163,7 @@ pub const fn repeatable(long: &'static str, short: Option<char>) -> OptionSpec {
         long,
         short,
         kind: Kind::Repeatable,
+        doc: Doc::NONE,
     }
 }
 
@@ -74,25 +172,37 @@ pub const fn array(long: &'static str, short: Option<char>) -> OptionSpec {
         long,
         short,
         kind: Kind::Array,
+        doc: Doc::NONE,
     }
 }
 
 /// Options every command accepts (Kamal's class options).
+/// In Thor's order, which is the order `kamal help` lists them in; `--dry-run` is ours and
+/// comes last, the Kamal 2.12 lock-wait options are not listed (2.11 has none).
 pub const GLOBAL_OPTIONS: &[OptionSpec] = &[
-    flag("verbose", Some('v')),
-    flag("quiet", Some('q')),
-    value("version", None),
-    flag("primary", Some('p')),
-    value("hosts", Some('h')),
-    value("roles", Some('r')),
-    value("config-file", Some('c')),
-    value("destination", Some('d')),
-    flag("skip-hooks", Some('H')),
-    flag("dry-run", None),
-    flag("lock-wait", None),
-    value("lock-wait-timeout", None),
-    value("lock-wait-interval", None),
-    flag("help", None),
+    flag("verbose", Some('v')).desc("Detailed logging"),
+    flag("quiet", Some('q')).desc("Minimal logging"),
+    value("version", None).desc("Run commands against a specific app version"),
+    flag("primary", Some('p')).desc("Run commands only on primary host instead of all"),
+    value("hosts", Some('h'))
+        .desc("Run commands on these hosts instead of all (separate by comma, supports wildcards with *)"),
+    value("roles", Some('r'))
+        .desc("Run commands on these roles instead of all (separate by comma, supports wildcards with *)"),
+    value("config-file", Some('c'))
+        .desc("Path to config file")
+        .default("config/deploy.yml"),
+    value("destination", Some('d'))
+        .desc("Specify destination to be used for config file (staging -> deploy.staging.yml)"),
+    flag("skip-hooks", Some('H'))
+        .desc("Don't run hooks")
+        .default("false"),
+    flag("dry-run", None)
+        .desc("Print, per host, every command that would run; change nothing")
+        .shown_as("[--dry-run]"),
+    flag("lock-wait", None).hidden(),
+    value("lock-wait-timeout", None).hidden(),
+    value("lock-wait-interval", None).hidden(),
+    flag("help", None).hidden(),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,8 +3,11 @@
 //! the settings resolved from them before any work starts.
 
 pub mod args;
+mod did_you_mean;
+pub mod help;
 
 use args::{OptionSpec, Parsed};
+pub use help::command_help;
 
 /// A top-level command we know, with its own options and how many arguments it takes.
 #[derive(Debug, Clone, Copy)]
@@ -16,6 +19,57 @@ pub struct CommandSpec {
     /// Maximum positional arguments (None: any number).
     pub max_arguments: Option<usize>,
 }
+
+/// `--skip-push` and `--no-cache` of setup, deploy and redeploy.
+const DEPLOY_OPTIONS: &[OptionSpec] = &[
+    args::flag("skip-push", Some('P'))
+        .desc("Skip image build and push")
+        .default("false"),
+    args::flag("no-cache", None)
+        .desc("Build without using Docker's build cache")
+        .default("false"),
+];
+
+const CONFIRMED: OptionSpec = args::flag("confirmed", Some('y'))
+    .desc("Proceed without confirmation question")
+    .default("false");
+
+// The groups below whose subcommands share one option list; `help` shows it per subcommand.
+
+/// `kamal lock acquire`.
+const LOCK_OPTIONS: &[OptionSpec] = &[args::value("message", Some('m'))
+    .required()
+    .desc("A lock message")];
+
+/// Every `kamal registry` subcommand.
+const REGISTRY_OPTIONS: &[OptionSpec] = &[
+    args::flag("skip-local", Some('L'))
+        .desc("Skip local login")
+        .default("false"),
+    args::flag("skip-remote", Some('R'))
+        .desc("Skip remote login")
+        .default("false"),
+];
+
+/// `kamal server exec`.
+const SERVER_OPTIONS: &[OptionSpec] = &[args::flag("interactive", Some('i'))
+    .desc("Run the command interactively (use for console/bash)")
+    .default("false")];
+
+/// `kamal prune containers` (a number in Thor; we read it as text).
+const PRUNE_OPTIONS: &[OptionSpec] = &[args::value("retain", None)
+    .banner("N")
+    .desc("Number of containers to retain")];
+
+/// `kamal secrets fetch`; `extract` takes only `--inline`.
+const SECRETS_OPTIONS: &[OptionSpec] = &[
+    args::value("adapter", Some('a'))
+        .required()
+        .desc("Which vault adapter to use"),
+    args::value("account", None).desc("The account identifier or username"),
+    args::value("from", None).desc("A vault or folder to fetch the secrets from"),
+    args::flag("inline", None),
+];
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec {
@@ -48,7 +102,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "lock",
         usage: "kamal lock",
         summary: "Manage the deploy lock",
-        options: &[args::value("message", Some('m'))],
+        options: LOCK_OPTIONS,
         max_arguments: Some(1),
     },
     CommandSpec {
@@ -83,17 +137,14 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "registry",
         usage: "kamal registry",
         summary: "Login and -out of the image registry",
-        options: &[
-            args::flag("skip-local", Some('L')),
-            args::flag("skip-remote", Some('R')),
-        ],
+        options: REGISTRY_OPTIONS,
         max_arguments: Some(1),
     },
     CommandSpec {
         name: "server",
         usage: "kamal server",
         summary: "Bootstrap servers with curl and Docker",
-        options: &[args::flag("interactive", Some('i'))],
+        options: SERVER_OPTIONS,
         max_arguments: None,
     },
     CommandSpec {
@@ -121,35 +172,35 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "remove",
         usage: "kamal remove",
         summary: "Remove kamal-proxy, app, accessories, and registry session from servers",
-        options: &[args::flag("confirmed", Some('y'))],
+        options: &[CONFIRMED],
         max_arguments: Some(0),
     },
     CommandSpec {
         name: "setup",
         usage: "kamal setup",
         summary: "Setup all accessories, push the env, and deploy app to servers",
-        options: &[args::flag("skip-push", Some('P')), args::flag("no-cache", None)],
+        options: DEPLOY_OPTIONS,
         max_arguments: Some(0),
     },
     CommandSpec {
         name: "deploy",
         usage: "kamal deploy",
         summary: "Deploy app to servers",
-        options: &[args::flag("skip-push", Some('P')), args::flag("no-cache", None)],
+        options: DEPLOY_OPTIONS,
         max_arguments: Some(0),
     },
     CommandSpec {
         name: "prune",
         usage: "kamal prune",
         summary: "Prune old application images and containers",
-        options: &[args::value("retain", None)],
+        options: PRUNE_OPTIONS,
         max_arguments: Some(1),
     },
     CommandSpec {
         name: "redeploy",
         usage: "kamal redeploy",
         summary: "Deploy app to servers without bootstrapping servers, starting kamal-proxy and pruning",
-        options: &[args::flag("skip-push", Some('P')), args::flag("no-cache", None)],
+        options: DEPLOY_OPTIONS,
         max_arguments: Some(0),
     },
     CommandSpec {
@@ -171,32 +222,42 @@ pub const COMMANDS: &[CommandSpec] = &[
         usage: "kamal help [COMMAND]",
         summary: "Describe available commands or one specific command",
         options: &[],
-        max_arguments: Some(1),
+        // `kamal help app boot` describes `app` (Thor's `help(command, subcommand)`).
+        max_arguments: Some(2),
     },
     CommandSpec {
         name: "init",
         usage: "kamal init",
         summary: "Create config stub in config/deploy.yml and secrets stub in .kamal",
-        options: &[args::flag("bundle", None)],
+        options: &[args::flag("bundle", None)
+            .desc("Add Kamal to the Gemfile and create a bin/kamal binstub")
+            .default("false")],
         max_arguments: Some(0),
     },
     CommandSpec {
         name: "secrets",
         usage: "kamal secrets",
         summary: "Helpers for extracting secrets",
-        options: &[
-            args::value("adapter", Some('a')),
-            args::value("account", None),
-            args::value("from", None),
-            args::flag("inline", None),
-        ],
+        options: SECRETS_OPTIONS,
         max_arguments: None,
+    },
+    CommandSpec {
+        name: "tree",
+        usage: "kamal tree",
+        summary: "Print a tree of all available commands",
+        options: &[],
+        max_arguments: Some(0),
     },
     CommandSpec {
         name: "upgrade",
         usage: "kamal upgrade",
         summary: "Upgrade from Kamal 1.x to 2.0",
-        options: &[args::flag("confirmed", Some('y')), args::flag("rolling", None)],
+        options: &[
+            CONFIRMED,
+            args::flag("rolling", None)
+                .desc("Upgrade one host at a time")
+                .default("false"),
+        ],
         max_arguments: Some(0),
     },
     CommandSpec {
@@ -227,11 +288,13 @@ fn resolve_in(word: &str, names: &[&'static str]) -> Resolution {
     if let Some(name) = names.iter().find(|name| **name == word) {
         return Resolution::Command(name);
     }
-    let matches: Vec<&'static str> = names
+    let mut matches: Vec<&'static str> = names
         .iter()
         .filter(|name| name.starts_with(word))
         .copied()
         .collect();
+    // Thor names them sorted.
+    matches.sort_unstable();
     match matches.as_slice() {
         [single] => Resolution::Command(single),
         [] => Resolution::Unknown(word.to_string()),
@@ -295,81 +358,9 @@ impl GlobalSettings {
     }
 }
 
-/// Thor's `kamal help COMMAND`: usage, the class options, then the summary.
-pub fn command_help(name: &str) -> String {
-    let Some(command) = spec(name) else {
-        return help_text();
-    };
-    format!(
-        "Usage:\n  {}\n\n{}\n{}\n",
-        command.usage, OPTIONS_HELP, command.summary
-    )
-}
-
-const OPTIONS_HELP: &str = "Options:\n  -v, [--verbose], [--no-verbose], [--skip-verbose]  # Detailed logging\n  -q, [--quiet], [--no-quiet], [--skip-quiet]        # Minimal logging\n      [--version=VERSION]                            # Run commands against a specific app version\n  -p, [--primary], [--no-primary], [--skip-primary]  # Run commands only on primary host instead of all\n  -h, [--hosts=HOSTS]                                # Run commands on these hosts instead of all (separate by comma, supports wildcards with *)\n  -r, [--roles=ROLES]                                # Run commands on these roles instead of all (separate by comma, supports wildcards with *)\n  -c, [--config-file=CONFIG_FILE]                    # Path to config file\n                                                     # Default: config/deploy.yml\n  -d, [--destination=DESTINATION]                    # Specify destination to be used for config file (staging -> deploy.staging.yml)\n  -H, [--skip-hooks]                                 # Don't run hooks\n                                                     # Default: false\n      [--dry-run]                                    # Print, per host, every command that would run; change nothing\n";
-
-/// Thor's listing for `kamal` / `kamal help`.
-pub fn help_text() -> String {
-    let width = COMMANDS
-        .iter()
-        .map(|command| command.usage.len())
-        .max()
-        .unwrap_or(0);
-    // Thor's `print_table`: sorted by name, each line cut to the terminal's width with `...`
-    // (80 columns unless THOR_COLUMNS says otherwise).
-    let columns = std::env::var("THOR_COLUMNS")
-        .ok()
-        .and_then(|value| value.parse::<usize>().ok())
-        .filter(|columns| *columns >= 10)
-        .unwrap_or(80);
-    let mut commands: Vec<&CommandSpec> = COMMANDS.iter().collect();
-    commands.sort_by_key(|command| command.usage);
-    let mut text = String::from("Commands:\n");
-    for command in commands {
-        let line = format!("{:width$}  # {}", command.usage, command.summary);
-        text.push_str("  ");
-        text.push_str(&truncated(&line, columns, 2));
-        text.push('\n');
-    }
-    text.push('\n');
-    text.push_str(OPTIONS_HELP);
-    // Thor ends the class options with a blank line.
-    text.push('\n');
-    text
-}
-
-/// Thor's `TablePrinter#truncate`: a row (before its indent) longer than `width` keeps
-/// `width - 3 - indent` characters and ends in `...`, so the indented line fits.
-fn truncated(line: &str, width: usize, indent: usize) -> String {
-    if line.chars().count() <= width {
-        return line.to_string();
-    }
-    let kept: String = line.chars().take(width.saturating_sub(3 + indent)).collect();
-    format!("{kept}...")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_command_list_is_sorted_and_cut_like_thors_table() {
-        let text = help_text();
-        let rows: Vec<&str> = text.lines().skip(1).take_while(|line| !line.is_empty()).collect();
-        let mut sorted = rows.clone();
-        sorted.sort();
-        assert_eq!(rows, sorted);
-        // Kamal 2.11's own lines at 80 columns: one of 81 characters stays whole, longer ones
-        // end in `...` at 80.
-        assert!(rows
-            .contains(&"  kamal help [COMMAND]      # Describe available commands or one specific command"));
-        assert!(rows
-            .contains(&"  kamal init                # Create config stub in config/deploy.yml and sec..."));
-        assert!(rows.contains(&"  kamal upgrade             # Upgrade from Kamal 1.x to 2.0"));
-        assert!(text.ends_with("change nothing\n\n"), "{text}");
-        assert_eq!(truncated("abcdefghij", 10, 2), "abcdefghij");
-        assert_eq!(truncated("abcdefghijk", 10, 2), "abcde...");
-    }
 
     #[test]
     fn resolves_exact_names_and_unique_prefixes() {
@@ -380,7 +371,7 @@ mod tests {
 
     #[test]
     fn a_shared_prefix_is_ambiguous() {
-        let names = ["deploy", "details", "docs"];
+        let names = ["details", "deploy", "docs"];
         assert_eq!(
             resolve_in("d", &names),
             Resolution::Ambiguous("d".into(), vec!["deploy", "details", "docs"])

@@ -43,24 +43,53 @@ pub const SUBCOMMANDS: &[&str] = &[
     "upgrade",
 ];
 
+/// `kamal accessory logs`'s options.
+pub const LOGS_OPTIONS: &[OptionSpec] = &[
+    args::value("since", Some('s'))
+        .desc("Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)"),
+    args::numeric("lines", Some('n')).desc("Number of log lines to pull from each server"),
+    args::value("grep", Some('g'))
+        .desc("Show lines with grep match only (use this to fetch specific requests by id)"),
+    args::value("grep-options", None).desc("Additional options supplied to grep"),
+    // A string in Kamal (`-f` alone is the name); we read it as a flag.
+    args::flag("follow", Some('f'))
+        .shown_as("[--follow=FOLLOW]")
+        .desc("Follow logs on primary server (or specific host set by --hosts)"),
+    args::flag("skip-timestamps", Some('T')).desc("Skip appending timestamps to logging output"),
+];
+
+/// `kamal accessory exec`'s options.
+pub const EXEC_OPTIONS: &[OptionSpec] = &[
+    args::flag("interactive", Some('i'))
+        .desc("Execute command over ssh for an interactive shell (use for console/bash)")
+        .default("false"),
+    args::flag("reuse", None)
+        .desc("Reuse currently running container instead of starting a new one")
+        .default("false"),
+];
+
+const CONFIRMED: OptionSpec = args::flag("confirmed", Some('y'))
+    .desc("Proceed without confirmation question")
+    .default("false");
+
+/// `kamal accessory remove`'s options.
+pub const REMOVE_OPTIONS: &[OptionSpec] = &[CONFIRMED];
+
+/// `kamal accessory upgrade`'s options.
+pub const UPGRADE_OPTIONS: &[OptionSpec] = &[
+    args::flag("rolling", None)
+        .desc("Upgrade one host at a time")
+        .default("false"),
+    CONFIRMED,
+];
+
 /// The options of `kamal accessory <subcommand>` (Thor's are per subcommand).
 pub fn options(subcommand: Option<&str>) -> &'static [OptionSpec] {
-    const LOGS: &[OptionSpec] = &[
-        args::value("since", Some('s')),
-        args::numeric("lines", Some('n')),
-        args::value("grep", Some('g')),
-        args::value("grep-options", None),
-        args::flag("follow", Some('f')),
-        args::flag("skip-timestamps", Some('T')),
-    ];
-    const EXEC: &[OptionSpec] = &[args::flag("interactive", Some('i')), args::flag("reuse", None)];
-    const REMOVE: &[OptionSpec] = &[args::flag("confirmed", Some('y'))];
-    const UPGRADE: &[OptionSpec] = &[args::flag("rolling", None), args::flag("confirmed", Some('y'))];
     match subcommand {
-        Some("logs") => LOGS,
-        Some("exec") => EXEC,
-        Some("remove") => REMOVE,
-        Some("upgrade") => UPGRADE,
+        Some("logs") => LOGS_OPTIONS,
+        Some("exec") => EXEC_OPTIONS,
+        Some("remove") => REMOVE_OPTIONS,
+        Some("upgrade") => UPGRADE_OPTIONS,
         _ => &[],
     }
 }

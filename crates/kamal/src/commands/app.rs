@@ -5,7 +5,7 @@ use kamal_commands::app::{self, App, ContainerId, Interactive, LogOptions};
 use kamal_commands::{auditor, registry, server, Cmd};
 use kamal_ssh::{Level, RunOptions};
 
-use crate::cli::args::Parsed;
+use crate::cli::args::{self, OptionSpec, Parsed};
 use crate::orchestration::Commander;
 use crate::Failure;
 
@@ -112,28 +112,42 @@ fn by_host(
     Ok(())
 }
 
+/// `kamal app logs`'s options (`-s` is `--since` here, `--stop` for stale_containers).
+pub const LOGS_OPTIONS: &[OptionSpec] = &[
+    args::value("since", Some('s'))
+        .desc("Show lines since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)"),
+    args::numeric("lines", Some('n')).desc("Number of lines to show from each server"),
+    args::value("grep", Some('g'))
+        .desc("Show lines with grep match only (use this to fetch specific requests by id)"),
+    args::value("grep-options", None).desc("Additional options supplied to grep"),
+    // A string in Kamal (`-f` alone is the name); we read it as a flag.
+    args::flag("follow", Some('f'))
+        .shown_as("[--follow=FOLLOW]")
+        .desc("Follow log on primary server (or specific host set by --hosts)"),
+    args::flag("skip-timestamps", Some('T')).desc("Skip appending timestamps to logging output"),
+    args::value("container-id", None).desc("Docker container ID to fetch logs"),
+];
+
+/// `kamal app exec`'s options.
+pub const EXEC_OPTIONS: &[OptionSpec] = &[
+    args::flag("interactive", Some('i'))
+        .desc("Execute command over ssh for an interactive shell (use for console/bash)")
+        .default("false"),
+    args::flag("reuse", None)
+        .desc("Reuse currently running container instead of starting a new one")
+        .default("false"),
+    args::hash("env", Some('e')).desc("Set environment variables for the command"),
+    args::flag("detach", None)
+        .desc("Execute command in a detached container")
+        .default("false"),
+];
+
 /// The options of `kamal app <subcommand>` (Thor's are per subcommand: `-s` is `--stop`
 /// for stale_containers and `--since` for logs).
-pub fn options(subcommand: Option<&str>) -> Option<&'static [crate::cli::args::OptionSpec]> {
-    use crate::cli::args;
-    const LOGS: &[args::OptionSpec] = &[
-        args::value("since", Some('s')),
-        args::numeric("lines", Some('n')),
-        args::value("grep", Some('g')),
-        args::value("grep-options", None),
-        args::flag("follow", Some('f')),
-        args::flag("skip-timestamps", Some('T')),
-        args::value("container-id", None),
-    ];
-    const EXEC: &[args::OptionSpec] = &[
-        args::flag("interactive", Some('i')),
-        args::flag("reuse", None),
-        args::hash("env", Some('e')),
-        args::flag("detach", None),
-    ];
+pub fn options(subcommand: Option<&str>) -> Option<&'static [OptionSpec]> {
     match subcommand {
-        Some("logs") => Some(LOGS),
-        Some("exec") => Some(EXEC),
+        Some("logs") => Some(LOGS_OPTIONS),
+        Some("exec") => Some(EXEC_OPTIONS),
         _ => None,
     }
 }
