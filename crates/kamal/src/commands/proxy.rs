@@ -155,12 +155,7 @@ pub fn reboot(commander: &Commander, rolling: bool, confirmed: bool) -> Result<(
         return Ok(());
     }
     commander.with_lock(|| {
-        let hosts = proxy_hosts(commander);
-        let groups: Vec<Vec<String>> = if rolling {
-            hosts.iter().map(|host| vec![host.clone()]).collect()
-        } else {
-            vec![hosts]
-        };
+        let groups = host_groups(proxy_hosts(commander), rolling);
         let login = registry_login(commander)?;
         let stamp = commander.stamp();
         for group in groups {
@@ -171,11 +166,7 @@ pub fn reboot(commander: &Commander, rolling: bool, confirmed: bool) -> Result<(
             commander.run_hook("pre-proxy-reboot", &extra)?;
             commander.on(&group, |host| {
                 let proxy = Proxy::new(&commander.config, host.name());
-                let audit = auditor::record(&commander.config, &stamp, &[], "Rebooted proxy");
-                host.execute_with(&audit, RunOptions::execute().verbosity(Level::Debug))?;
-                if let Some(login) = &login {
-                    host.execute(login)?;
-                }
+                audit_reboot_and_log_in(commander, host, &stamp, login.as_ref())?;
                 host.execute_with(
                     &proxy.stop(None),
                     RunOptions::execute().raise_on_non_zero_exit(false),
@@ -213,12 +204,7 @@ pub fn upgrade(
     } else {
         commander.config.latest_tag()
     };
-    let hosts = commander.specifics.hosts.clone();
-    let groups: Vec<Vec<String>> = if rolling {
-        hosts.iter().map(|host| vec![host.clone()]).collect()
-    } else {
-        vec![hosts]
-    };
+    let groups = host_groups(commander.specifics.hosts.clone(), rolling);
     let login = registry_login(commander)?;
     for group in groups {
         let list = group.join(",");
@@ -231,11 +217,7 @@ pub fn upgrade(
         let stamp = commander.stamp();
         commander.on(&group, |host| {
             let proxy = Proxy::new(&commander.config, host.name());
-            let audit = auditor::record(&commander.config, &stamp, &[], "Rebooted proxy");
-            host.execute_with(&audit, RunOptions::execute().verbosity(Level::Debug))?;
-            if let Some(login) = &login {
-                host.execute(login)?;
-            }
+            audit_reboot_and_log_in(commander, host, &stamp, login.as_ref())?;
             host.execute(&proxy.cleanup_traefik())?;
             host.execute_with(
                 &proxy.stop(None),
@@ -250,6 +232,31 @@ pub fn upgrade(
         super::deploy::prune_all(&narrowed)?;
         commander.run_hook("post-proxy-reboot", &extra)?;
         commander.say(&format!("Upgraded proxy on {list}"));
+    }
+    Ok(())
+}
+
+/// All hosts as one group, or (`--rolling`) one group per host.
+fn host_groups(hosts: Vec<String>, rolling: bool) -> Vec<Vec<String>> {
+    if rolling {
+        hosts.into_iter().map(|host| vec![host]).collect()
+    } else {
+        vec![hosts]
+    }
+}
+
+/// What reboot and upgrade do first on each host: the `Rebooted proxy` audit line, then the
+/// registry login.
+fn audit_reboot_and_log_in(
+    commander: &Commander,
+    host: &kamal_ssh::Host<'_>,
+    stamp: &kamal_commands::Stamp,
+    login: Option<&Cmd>,
+) -> Result<(), kamal_ssh::Error> {
+    let audit = auditor::record(&commander.config, stamp, &[], "Rebooted proxy");
+    host.execute_with(&audit, RunOptions::execute().verbosity(Level::Debug))?;
+    if let Some(login) = login {
+        host.execute(login)?;
     }
     Ok(())
 }
