@@ -41,6 +41,19 @@ struct Case {
     words: Vec<String>,
 }
 
+impl Case {
+    /// The golden file's name: the environment settings, then the words.
+    fn golden_name(&self) -> String {
+        let mut labels: Vec<String> = self
+            .environment
+            .iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect();
+        labels.extend(self.words.iter().cloned());
+        golden_name(&labels.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+}
+
 fn cases() -> Vec<Case> {
     let text = fs::read_to_string(testdata().join("cases.txt")).expect("cases.txt");
     text.lines()
@@ -78,14 +91,7 @@ fn help_texts_match_kamal_2_11() {
     assert!(cases.len() > 150, "cases.txt lists {} cases", cases.len());
     let mut failures = Vec::new();
     for case in &cases {
-        let mut labels: Vec<String> = case
-            .environment
-            .iter()
-            .map(|(key, value)| format!("{key}={value}"))
-            .collect();
-        labels.extend(case.words.iter().cloned());
-        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
-        let name = golden_name(&labels);
+        let name = case.golden_name();
         // As recorded: no terminal, so Thor's width is THOR_COLUMNS or 80.
         let mut command = Command::new(env!("CARGO_BIN_EXE_kamal"));
         command
@@ -143,18 +149,7 @@ fn help_texts_match_kamal_2_11() {
 
 #[test]
 fn every_golden_file_has_a_case() {
-    let names: Vec<String> = cases()
-        .iter()
-        .map(|case| {
-            let mut labels: Vec<String> = case
-                .environment
-                .iter()
-                .map(|(key, value)| format!("{key}={value}"))
-                .collect();
-            labels.extend(case.words.iter().cloned());
-            golden_name(&labels.iter().map(String::as_str).collect::<Vec<_>>())
-        })
-        .collect();
+    let names: Vec<String> = cases().iter().map(Case::golden_name).collect();
     for entry in fs::read_dir(testdata()).expect("testdata") {
         let file = entry.expect("entry").file_name().to_string_lossy().into_owned();
         if let Some(stem) = file.strip_suffix(".txt").or_else(|| file.strip_suffix(".err")) {
