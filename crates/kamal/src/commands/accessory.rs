@@ -159,6 +159,23 @@ pub fn upgrade_all(commander: &Commander, rolling: bool) -> Result<(), Failure> 
     Accessories::new(commander).upgrade("all", rolling, true)
 }
 
+/// `KAMAL.accessory_hosts`: every accessory's hosts, in the configuration's order, among
+/// `pool` (the selected hosts).
+pub fn accessory_hosts(commander: &Commander, pool: &[String]) -> Vec<String> {
+    let mut hosts: Vec<String> = Vec::new();
+    for host in commander
+        .config
+        .accessories
+        .iter()
+        .flat_map(|accessory| accessory.hosts.iter().flatten())
+    {
+        if !hosts.contains(host) && pool.contains(host) {
+            hosts.push(host.clone());
+        }
+    }
+    hosts
+}
+
 /// `accessory details all` (details).
 pub fn details_all(commander: &Commander) -> Result<(), Failure> {
     Accessories::new(commander).details("all")
@@ -211,16 +228,7 @@ impl<'a> Accessories<'a> {
         };
         // `KAMAL.accessory_hosts & accessory.hosts`: every accessory's hosts, in order,
         // among the selected ones, then this accessory's.
-        let mut hosts: Vec<String> = Vec::new();
-        for host in config
-            .accessories
-            .iter()
-            .flat_map(|accessory| accessory.hosts.iter().flatten())
-        {
-            if !hosts.contains(host) && self.pool.contains(host) {
-                hosts.push(host.clone());
-            }
-        }
+        let mut hosts = accessory_hosts(self.commander, &self.pool);
         hosts.retain(|host| accessory.hosts.iter().flatten().any(|own| own == host));
         Some((Accessory::new(config, accessory), hosts))
     }
@@ -667,23 +675,7 @@ impl<'a> Accessories<'a> {
             return Ok(());
         }
         self.commander.with_lock(|| {
-            let mut all_hosts: Vec<String> = Vec::new();
-            for host in self
-                .commander
-                .config
-                .accessories
-                .iter()
-                .flat_map(|accessory| accessory.hosts.iter().flatten())
-            {
-                if !all_hosts.contains(host) && self.pool.contains(host) {
-                    all_hosts.push(host.clone());
-                }
-            }
-            let groups: Vec<Vec<String>> = if rolling {
-                all_hosts.iter().map(|host| vec![host.clone()]).collect()
-            } else {
-                vec![all_hosts]
-            };
+            let groups = super::proxy::host_groups(accessory_hosts(self.commander, &self.pool), rolling);
             for group in groups {
                 let list = group.join(",");
                 let narrowed = Accessories {

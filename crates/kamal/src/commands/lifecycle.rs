@@ -93,20 +93,8 @@ fn upgrade(
             commander.say("Upgraded all hosts");
             return Ok(());
         }
-        let accessory_hosts = |commander: &Commander| -> Vec<String> {
-            let config = &commander.config;
-            let mut hosts: Vec<String> = Vec::new();
-            for host in config
-                .accessories
-                .iter()
-                .flat_map(|accessory| accessory.hosts.iter().flatten())
-            {
-                if !hosts.contains(host) && commander.specifics.hosts.contains(host) {
-                    hosts.push(host.clone());
-                }
-            }
-            hosts
-        };
+        let accessory_hosts =
+            |commander: &Commander| super::accessory::accessory_hosts(commander, &commander.specifics.hosts);
         let mut hosts = commander.specifics.hosts.clone();
         for host in accessory_hosts(commander) {
             if !hosts.contains(&host) {

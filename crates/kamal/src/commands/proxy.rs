@@ -237,7 +237,7 @@ pub fn upgrade(
 }
 
 /// All hosts as one group, or (`--rolling`) one group per host.
-fn host_groups(hosts: Vec<String>, rolling: bool) -> Vec<Vec<String>> {
+pub fn host_groups(hosts: Vec<String>, rolling: bool) -> Vec<Vec<String>> {
     if rolling {
         hosts.into_iter().map(|host| vec![host]).collect()
     } else {
